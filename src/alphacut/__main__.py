@@ -1,0 +1,3 @@
+from alphacut.cli.main import main
+
+main()

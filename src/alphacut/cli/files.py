@@ -1,0 +1,67 @@
+"""File plumbing shared by the batch commands: find inputs, plan outputs, write atomically."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+def expand_inputs(patterns: list[str]) -> list[tuple[Path, Path]]:
+    """Each input as (file, path relative to the root it was found under).
+
+    A folder is walked recursively (image files only, sorted); a pattern that is
+    not an existing path is treated as a glob.
+    """
+    found: list[tuple[Path, Path]] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found.extend((f, f.relative_to(path)) for f in files)
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        else:
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise FileNotFoundError(f"No such file, folder or match: {pattern}")
+            found.extend((Path(m), Path(Path(m).name)) for m in matches if Path(m).is_file())
+    return found
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], output: Path | None, extension: str) -> list[Job]:
+    """Where each result goes.
+
+    One input and an output with a suffix: exactly there. Otherwise the output is
+    a folder holding the inputs' relative paths; with no output at all, each
+    result lands beside its input as ``<stem>.nobg.<ext>``.
+    """
+    if output is None:
+        return [Job(src, src.with_name(f"{src.stem}.nobg.{extension}")) for src, _ in inputs]
+    if len(inputs) == 1 and output.suffix and not output.is_dir():
+        return [Job(inputs[0][0], output)]
+    return [Job(src, output / rel.with_suffix(f".{extension}")) for src, rel in inputs]
+
+
+def write_atomically(target: Path, content: bytes) -> None:
+    """Write to a temp file beside the target, then rename: never a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

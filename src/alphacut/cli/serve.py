@@ -1,0 +1,32 @@
+"""``alphacut serve``: the HTTP API on uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import uvicorn
+
+from alphacut.settings import Settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 7000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the RemBG-compatible API. Settings come from ALPHACUT_* variables and flags."""
+    # Flags become environment variables so every worker process builds the same Settings.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"ALPHACUT_{name}"] = str(value)
+    settings = Settings()
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"alphacut: serving on {base}  (model {settings.model})")
+    click.echo(f"  API reference: {base}/docs    OpenAPI: {base}/api/openapi")
+    click.echo(f"  try it:  curl -F image=@photo.jpg -F format=png {base}/rmbg -o cutout.png")
+    uvicorn.run(
+        "alphacut.web.asgi:app_from_env", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, access_log=False, log_level="info",
+        timeout_graceful_shutdown=int(settings.graceful_shutdown_s), timeout_keep_alive=5,
+    )

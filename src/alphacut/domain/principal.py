@@ -1,0 +1,22 @@
+"""Who is asking: anonymous (by client address), an API key, or a user token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Channel(Enum):
+    API = "api"
+    APP = "app"
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_address: str
+    user_id: str | None = None
+    channel: Channel = Channel.API
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user_id is None

@@ -1,0 +1,74 @@
+"""One ONNX Runtime session per model, created once and reused.
+
+``predict`` turns an RGB image into an alpha map at the model's own resolution,
+using exactly the preprocessing the model was trained with (its spec row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from alphacut.engine.specs import ModelSpec
+from alphacut.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Threads:
+    intra_op: int
+    inter_op: int = 1
+
+
+class OnnxModel:
+    def __init__(self, spec: ModelSpec, path: Path, threads: Threads) -> None:
+        self.spec = spec
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads.intra_op
+        options.inter_op_num_threads = threads.inter_op
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"Model '{spec.name}' could not be loaded from {path}: {exc}") from exc
+        self._input_name = self._session.get_inputs()[0].name
+
+    def preprocess(self, rgb: Image.Image) -> np.ndarray:
+        """Resize to the model input and normalise; returns NCHW float32."""
+        spec = self.spec
+        small = rgb.resize(spec.input_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        pixels = np.asarray(small, dtype=np.float32)
+        top = max(float(pixels.max()), 1e-6) if spec.scale_max else 255.0
+        pixels /= top
+        pixels -= np.asarray(spec.mean, dtype=np.float32)
+        pixels /= np.asarray(spec.std, dtype=np.float32)
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Raw model output to an alpha map in [0, 1], shape (height, width), float32."""
+        try:
+            outputs = self._session.run(None, {self._input_name: tensor})
+        except Exception as exc:  # onnxruntime.capi errors are not exported as types
+            raise ModelError(f"Model '{self.spec.name}' failed to run: {exc}") from exc
+        raw = np.asarray(outputs[0], dtype=np.float32).reshape(outputs[0].shape[-2:])
+        return _to_unit(raw, self.spec.output)
+
+
+def _to_unit(raw: np.ndarray, how: str) -> np.ndarray:
+    if how == "sigmoid":
+        unit: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
+        return unit.astype(np.float32)
+    low, high = float(raw.min()), float(raw.max())
+    # A constant map (all subject or all background) has no range to stretch.
+    if high - low < 1e-12:
+        clipped: np.ndarray = np.clip(raw, 0.0, 1.0)
+        return clipped
+    stretched: np.ndarray = (raw - low) / (high - low)
+    return stretched

@@ -1,0 +1,125 @@
+"""decode → infer → upscale → refine → compose → encode, with per-stage timings.
+
+``Engine`` owns the loaded models (one ONNX session each, created once, reused
+by every thread) and runs one image at a time per call; callers bound the
+concurrency (see ``runner.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageChops
+
+from alphacut.domain.options import RemovalOptions
+from alphacut.engine.onnx import OnnxModel, Threads
+from alphacut.engine.specs import ModelSpec
+from alphacut.engine.store import ModelStore
+from alphacut.errors import BadRequest
+from alphacut.imaging.compose import compose
+from alphacut.imaging.decode import decode
+from alphacut.imaging.encode import EncodeSettings, encode
+from alphacut.imaging.sniff import Limits, probe
+from alphacut.settings import Settings
+
+Refiner = Callable[[Image.Image, Image.Image], Image.Image]
+"""(full-size RGB, full-size alpha) -> refined alpha. The edge-refinement slot."""
+
+
+def no_refinement(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
+    return alpha
+
+
+@dataclass
+class Result:
+    content: bytes
+    media_type: str
+    width: int
+    height: int
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage: decode, preprocess, inference, postprocess, encode."""
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 2)
+        self._last = now
+
+
+class Engine:
+    def __init__(
+        self, settings: Settings, store: ModelStore | None = None,
+        refiner: Refiner = no_refinement,
+    ) -> None:
+        self.settings = settings
+        self.store = store or ModelStore(
+            settings.models_dir, pip_index_url=settings.pip_index_url,
+            pip_find_links=settings.pip_find_links, timeout_s=settings.download_timeout_s,
+        )
+        self.refiner = refiner
+        self.limits = Limits(settings.max_upload_bytes, settings.max_side_px)
+        self.encoding = EncodeSettings(
+            settings.webp_quality, settings.webp_method, settings.jpeg_quality,
+            settings.png_compress_level,
+        )
+        self._models: dict[str, OnnxModel] = {}
+        self._lock = threading.Lock()
+
+    def spec(self, name: str | None) -> ModelSpec:
+        spec = self.store.lookup(name or self.settings.model)
+        if not spec.commercial_use and not self.settings.allow_noncommercial_models:
+            raise BadRequest(
+                f"Model '{spec.name}' is licensed for non-commercial use only "
+                f"({spec.licence}); the operator has not enabled it."
+            )
+        return spec
+
+    def model(self, name: str | None = None) -> OnnxModel:
+        spec = self.spec(name)
+        with self._lock:
+            loaded = self._models.get(spec.name)
+            if loaded is None:
+                path = self.store.ensure(spec)
+                threads = Threads(self.settings.intra_op_threads, self.settings.inter_op_threads)
+                loaded = self._models[spec.name] = OnnxModel(spec, path, threads)
+            return loaded
+
+    def warm(self, name: str | None = None) -> None:
+        """Load the model and run one dummy inference, so the first request is not slow."""
+        model = self.model(name)
+        model.infer(model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128))))
+
+    def remove(self, data: bytes, options: RemovalOptions) -> Result:
+        clock = _Stopwatch()
+        _, header = probe(data, self.limits)
+        decoded = decode(header)
+        clock.lap("decode")
+        model = self.model(options.model)
+        tensor = model.preprocess(decoded.rgb)
+        clock.lap("preprocess")
+        small = model.infer(tensor)
+        clock.lap("inference")
+        alpha = self.refiner(decoded.rgb, upscale(small, decoded.rgb.size))
+        if decoded.alpha is not None:
+            # The cut-out never shows what the input itself had made transparent.
+            alpha = ImageChops.darker(alpha, decoded.alpha)
+        image = compose(decoded.rgb, alpha, options)
+        clock.lap("postprocess")
+        content = encode(image, options.format, self.encoding)
+        clock.lap("encode")
+        return Result(content, options.format.media_type, image.width, image.height, clock.laps)
+
+
+def upscale(alpha: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """Model-resolution alpha in [0, 1] to a full-size 8-bit mask, smoothly interpolated."""
+    small = Image.fromarray(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    return small.resize(size, Image.Resampling.BILINEAR)

@@ -1,0 +1,220 @@
+"""One error tree. Each class carries its HTTP status and the contract's message.
+
+The contract (RemBG API, section 2) fixes the wording byte for byte, so every
+message is built here and nowhere else. Adapters (web, CLI) only render these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
+
+
+class AlphacutError(Exception):
+    """Base of every error alphacut raises on purpose."""
+
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_body(self) -> dict[str, object]:
+        return {"error": self.message, "status": self.status}
+
+
+class BadRequest(AlphacutError):
+    status = 400
+
+
+class Unauthorized(AlphacutError):
+    status = 401
+
+
+class Forbidden(AlphacutError):
+    status = 403
+
+
+class TooManyRequests(AlphacutError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(AlphacutError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --- the image and its fields -------------------------------------------------
+
+
+class NoImage(BadRequest):
+    def __init__(self) -> None:
+        super().__init__(
+            "No image file provided. Please include an 'image' field in your form data."
+        )
+
+
+class NoFileSelected(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("No file selected. Please choose an image file to upload.")
+
+
+class UnsupportedExtension(BadRequest):
+    def __init__(self, extension: str) -> None:
+        super().__init__(
+            f"File type '{extension}' is not supported. "
+            f"Allowed formats: {', '.join(ALLOWED_EXTENSIONS)}"
+        )
+
+
+class InvalidSignature(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("File does not appear to be a valid image (invalid file signature)")
+
+
+class EmptyFile(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("Uploaded file is empty (0 bytes).")
+
+
+class FileTooLarge(BadRequest):
+    def __init__(self, size_bytes: int, limit_bytes: int) -> None:
+        size_mb = size_bytes / (1024 * 1024)
+        limit_mb = limit_bytes // (1024 * 1024)
+        super().__init__(
+            f"File size ({size_mb:.1f} MB) exceeds the maximum allowed size of {limit_mb} MB."
+        )
+
+
+class ImageTooWide(BadRequest):
+    def __init__(self, width: int, limit: int) -> None:
+        super().__init__(
+            f"Image width ({width}px) exceeds the maximum allowed width of {limit}px."
+        )
+
+
+class ImageTooTall(BadRequest):
+    def __init__(self, height: int, limit: int) -> None:
+        super().__init__(
+            f"Image height ({height}px) exceeds the maximum allowed height of {limit}px."
+        )
+
+
+class CorruptImage(BadRequest):
+    """The signature matched but the bytes do not decode (truncated, damaged)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The image could not be decoded: {detail}")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidField(BadRequest):
+    """One invalid form field; several are gathered into MultipleValidationErrors."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MultipleValidationErrors(BadRequest):
+    def __init__(self, details: list[FieldError]) -> None:
+        super().__init__("Multiple validation errors")
+        self.details = details
+
+    def to_body(self) -> dict[str, object]:
+        return {
+            "error": self.message,
+            "details": [{"field": d.field, "message": d.message} for d in self.details],
+            "status": self.status,
+        }
+
+
+def field_errors(errors: list[InvalidField]) -> AlphacutError:
+    """One error stays itself; several become the contract's 'Multiple validation errors'."""
+    if len(errors) == 1:
+        return errors[0]
+    return MultipleValidationErrors([FieldError(e.field, e.message) for e in errors])
+
+
+# --- accounts, limits --------------------------------------------------------
+
+
+class InvalidApiKey(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__("invalid api key")
+
+
+class EmailNotVerified(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Email address not verified – please check your inbox")
+
+
+class KeyAndToken(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("This is a mistake: Cannot use both API key and user token")
+
+
+class RateLimited(TooManyRequests):
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(
+            "You're making requests too quickly, Please Upgrade or slow down.", retry_after
+        )
+
+
+class DailyLimitReached(TooManyRequests):
+    def __init__(self, retry_after: int = 3600) -> None:
+        super().__init__(
+            "You've reached your daily limit. Please sign up for more access.", retry_after
+        )
+
+
+class MonthlyLimitReached(TooManyRequests):
+    def __init__(self, retry_after: int = 3600) -> None:
+        super().__init__(
+            "You've reached your monthly limit. Consider purchasing more credits.", retry_after
+        )
+
+
+# --- the server and its models -------------------------------------------------
+
+
+class Overloaded(ServiceUnavailable):
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__("The server is busy. Please retry shortly.", retry_after)
+
+
+class ModelError(AlphacutError):
+    """A model is unknown, missing, corrupt or fails to run."""
+
+    status = 503
+
+
+class UnknownModel(BadRequest):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"Unknown model '{name}'. Available models: {', '.join(known)}")
+        self.field = "model"
+
+
+class ModelUnavailable(ModelError):
+    """Every source for a model failed; the message names each one and the manual fix."""
+
+    def __init__(self, name: str, attempts: list[str], target: str) -> None:
+        tried = "\n".join(f"  - {a}" for a in attempts) or "  - (no source configured)"
+        super().__init__(
+            f"Model '{name}' is not available. Sources tried:\n{tried}\n"
+            f"To install it by hand, place the verified file at: {target}"
+        )
+        self.attempts = attempts

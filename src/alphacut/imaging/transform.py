@@ -1,0 +1,78 @@
+"""Resize, rotate and composite the colour image and its alpha.
+
+Colour and alpha are kept apart until the very end: resizing and rotating them
+separately never bleeds the old background into edges (no premultiplication
+traps), and the final composite can fill rotated corners with the right thing
+(transparent, the background colour, or black for a mask).
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from alphacut.domain.colors import RGBA
+
+WHITE: RGBA = (255, 255, 255, 255)
+
+
+def target_size(
+    width: int, height: int, w: int | None, h: int | None, exact: bool
+) -> tuple[int, int]:
+    """The contract's resize rules; ``None`` means "not set"."""
+    if w is None and h is None:
+        return width, height
+    if w is not None and h is not None:
+        if exact:
+            return w, h
+        scale = min(w / width, h / height)
+    elif w is not None:
+        scale = w / width
+    else:
+        assert h is not None
+        scale = h / height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.size == size:
+        return image
+    downscale = size[0] < image.width or size[1] < image.height
+    if downscale:
+        # reducing_gap: box-reduce first, then Lanczos; visually identical, much faster.
+        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def rotate(image: Image.Image, angle: float, expand: bool) -> Image.Image:
+    """Counter-clockwise by ``angle`` degrees (Pillow's convention); new area is 0."""
+    if angle % 360 == 0:
+        return image
+    fill: int | tuple[int, ...] = 0 if image.mode == "L" else (0,) * len(image.getbands())
+    return image.rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=expand, fillcolor=fill
+    )
+
+
+def cutout(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
+    """RGBA: the colour with the predicted alpha."""
+    out = rgb.copy()
+    out.putalpha(alpha)
+    return out
+
+
+def on_color(rgb: Image.Image, alpha: Image.Image, color: RGBA, keep_alpha: bool) -> Image.Image:
+    """The subject over a solid colour. A translucent colour stays translucent when the
+    output format has alpha; otherwise the colour itself is first laid on white."""
+    if color[3] == 255 or not keep_alpha:
+        solid = color[:3] if color[3] == 255 else _over_white(color)
+        background = Image.new("RGB", rgb.size, solid)
+        return Image.composite(rgb, background, alpha)
+    background_rgba = Image.new("RGBA", rgb.size, color)
+    background_rgba.alpha_composite(cutout(rgb, alpha))
+    return background_rgba
+
+
+def _over_white(color: RGBA) -> tuple[int, int, int]:
+    a = color[3] / 255
+    r, g, b = (round(c * a + 255 * (1 - a)) for c in color[:3])
+    return (r, g, b)

@@ -1,0 +1,40 @@
+"""The removal use case: validate the upload, run the engine off the loop, return bytes.
+
+Order of checks (documented in docs/api.md): the ``image`` part is present, has
+a file name, an allowed extension, is not empty and not over the size limit
+(while streaming), has an image signature, has allowed dimensions; then the
+form fields, all of them collected at once. Only then is any pixel decoded.
+"""
+
+from __future__ import annotations
+
+from alphacut.domain.options import RemovalOptions, parse_options
+from alphacut.domain.principal import Principal
+from alphacut.engine.pipeline import Engine, Result
+from alphacut.engine.runner import Runner
+from alphacut.errors import NoFileSelected, NoImage
+from alphacut.imaging.sniff import check_extension, probe
+
+
+class RemovalService:
+    def __init__(self, engine: Engine, runner: Runner) -> None:
+        self.engine = engine
+        self.runner = runner
+
+    def validate(self, filename: str | None, content: bytes,
+                 fields: dict[str, str]) -> RemovalOptions:
+        if filename is None:
+            raise NoImage()
+        if filename == "":
+            raise NoFileSelected()
+        check_extension(filename)
+        probe(content, self.engine.limits)
+        options = parse_options(fields)
+        self.engine.spec(options.model)
+        return options
+
+    async def remove(self, principal: Principal, content: bytes,
+                     options: RemovalOptions) -> Result:
+        # Accounts, rate limits and credits hook in here (charge only on success).
+        del principal
+        return await self.runner.run(lambda: self.engine.remove(content, options))

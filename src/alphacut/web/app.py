@@ -1,0 +1,65 @@
+"""The composition root of the HTTP server: ``create_app(settings)`` reads top to bottom."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from alphacut.engine.pipeline import Engine
+from alphacut.engine.runner import Runner
+from alphacut.service.removal import RemovalService
+from alphacut.settings import Settings
+from alphacut.web.deps import Services
+from alphacut.web.errors import install_error_handlers
+from alphacut.web.metrics import Metrics
+from alphacut.web.middleware import RequestContext
+from alphacut.web.openapi import install_openapi
+from alphacut.web.routes import docs, health, rmbg
+from alphacut.web.upload import UploadLimits
+
+log = logging.getLogger("alphacut.web")
+
+DESCRIPTION = """Self-hosted background removal that speaks the RemBG API.
+
+Send an image to `POST /rmbg` as `multipart/form-data`; the answer is the image
+with its background removed. Paste your API key under **Authorize** to send
+requests as yourself; without one, requests are anonymous."""
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    engine = engine or Engine(settings)
+    runner = Runner(settings.max_concurrency, settings.max_queue)
+    metrics = Metrics()
+    services = Services(
+        settings=settings, engine=engine, runner=runner,
+        removal=RemovalService(engine, runner), metrics=metrics,
+        upload_limits=UploadLimits(settings.max_upload_bytes, settings.upload_idle_timeout_s,
+                                   settings.upload_timeout_s),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load and warm the model before reporting ready; off the loop, it takes a while.
+        await asyncio.get_running_loop().run_in_executor(None, engine.warm)
+        services.ready = True
+        log.info("alphacut ready (model %s)", settings.model)
+        try:
+            yield
+        finally:
+            services.ready = False
+            runner.shutdown()
+
+    app = FastAPI(title="alphacut", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.services = services
+    app.add_middleware(RequestContext, metrics=metrics)
+    install_error_handlers(app)
+    install_openapi(app)
+    app.include_router(rmbg.router)
+    app.include_router(health.router)
+    docs.install_docs(app)
+    return app

@@ -1,0 +1,41 @@
+"""One handler renders every error in the contract's JSON shape."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from alphacut.errors import AlphacutError, ServiceUnavailable, TooManyRequests
+
+log = logging.getLogger("alphacut.web")
+
+
+def error_response(err: AlphacutError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(err, TooManyRequests | ServiceUnavailable):
+        headers["Retry-After"] = str(err.retry_after)
+    return JSONResponse(err.to_body(), status_code=err.status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_ours(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AlphacutError)
+        if exc.status >= 500:
+            log.error("request failed: %s", exc.message)
+        return error_response(exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        body = {"error": str(exc.detail), "status": exc.status_code}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse({"error": "Internal server error", "status": 500}, status_code=500)
+
+    app.add_exception_handler(AlphacutError, on_ours)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,30 @@
+"""Prometheus metrics, one registry per app (so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "alphacut_requests_total", "HTTP requests by route and status.",
+            ["route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "alphacut_request_seconds", "Request latency by route.", ["route"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.stage = Histogram(
+            "alphacut_stage_seconds", "Time per pipeline stage (decode, inference, encode...).",
+            ["stage"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.queue_depth = Gauge(
+            "alphacut_queue_depth", "Admitted image requests not yet running.",
+            registry=self.registry)
+        self.in_flight = Gauge(
+            "alphacut_in_flight", "Image requests being processed.", registry=self.registry)
+
+    def observe_stages(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.stage.labels(stage).observe(ms / 1000)

@@ -1,0 +1,48 @@
+"""POST /rmbg: the contract's one image endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from alphacut.domain.principal import Principal
+from alphacut.engine.pipeline import Result
+from alphacut.web.deps import Services, get_principal, get_services
+from alphacut.web.openapi import RMBG_OPERATION
+from alphacut.web.upload import read_upload
+
+router = APIRouter()
+
+
+@router.post(
+    "/rmbg", summary="Remove the background of one image", tags=["images"],
+    response_class=Response, openapi_extra=RMBG_OPERATION,
+)
+async def rmbg(
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Response:
+    async with services.runner.slot():
+        services.metrics.queue_depth.set(services.runner.waiting)
+        length = request.headers.get("content-length")
+        upload = await read_upload(
+            request.headers.get("content-type", ""),
+            int(length) if length and length.isdigit() else None,
+            request.stream(), services.upload_limits,
+        )
+        options = services.removal.validate(upload.filename, upload.content, upload.fields)
+        services.metrics.in_flight.inc()
+        try:
+            result = await services.removal.remove(principal, upload.content, options)
+        finally:
+            services.metrics.in_flight.dec()
+    services.metrics.observe_stages(result.timings)
+    return Response(result.content, media_type=result.media_type, headers=_headers(result))
+
+
+def _headers(result: Result) -> dict[str, str]:
+    timing = ", ".join(f"{stage};dur={ms}" for stage, ms in result.timings.items())
+    return {"X-Width": str(result.width), "X-Height": str(result.height),
+            "Server-Timing": timing}

@@ -1,0 +1,99 @@
+"""`alphacut remove` on real files with the real model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from alphacut.cli.main import cli
+from tests.conftest import FIXTURES, ground_truth, iou
+
+
+def run(*args: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
+    result = CliRunner().invoke(cli, ["remove", *args], input=stdin)
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(FIXTURES / "images" / "horse_on_grass.jpg", src / "a.jpg")
+    shutil.copy(FIXTURES / "images" / "coffee.jpg", src / "sub" / "b.jpg")
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_one_file_to_a_named_output(tmp_path: Path) -> None:
+    out = tmp_path / "cut.png"
+    code, _, _ = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o", str(out))
+    assert code == 0
+    with Image.open(out) as image:
+        image.load()
+    assert (image.format, image.mode) == ("PNG", "RGBA")
+    assert iou(np.asarray(image.getchannel("A")) > 127, ground_truth("horse_on_grass")) > 0.89
+
+
+def test_folder_keeps_relative_paths_and_skips_existing(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, _, err = run(str(folder), "-o", str(out), "--format", "png", "--mask")
+    assert code == 0, err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "a.png", "sub/b.png"]
+    with Image.open(out / "a.png") as mask:
+        assert mask.mode == "L"
+    first = (out / "a.png").stat().st_mtime_ns
+    code, _, err = run(str(folder), "-o", str(out), "--format", "png", "--mask")
+    assert code == 0 and "0 written, 2 skipped" in err
+    assert (out / "a.png").stat().st_mtime_ns == first
+    code, _, err = run(str(folder), "-o", str(out), "--format", "png", "--overwrite")
+    assert "2 written" in err
+
+
+def test_a_bad_file_fails_alone(folder: Path, tmp_path: Path) -> None:
+    (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
+    out = tmp_path / "out"
+    code, _, err = run(str(folder), "-o", str(out))
+    assert code == 1
+    assert "broken.jpg: File does not appear to be a valid image" in err
+    assert "2 written, 0 skipped (exist), 1 failed" in err
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["a.webp", "b.webp"]
+
+
+def test_glob_and_options(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "g"
+    code, _, err = run(str(folder / "*.jpg"), "-o", str(out), "--format", "jpg",
+                       "--bg-color", "#00f", "--width", "320", "--angle", "90")
+    assert code == 0, err
+    with Image.open(out / "a.jpg") as image:
+        assert (image.format, image.size) == ("JPEG", (240, 320))
+        assert image.getpixel((2, 2))[2] > 200  # type: ignore[index]
+
+
+def test_stdin_to_stdout() -> None:
+    data = (FIXTURES / "images" / "coffee.jpg").read_bytes()
+    code, out, _ = run("-", "--format", "png", stdin=data)
+    assert code == 0 and out.startswith(b"\x89PNG")
+
+
+def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run(str(FIXTURES / "images" / "coffee.jpg"), "--bg-color", "#12345")
+    assert code == 2 and "Invalid color format '#12345'" in err
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    code, _, err = run(str(tmp_path / "nothing*.jpg"))
+    assert code == 2 and "No such file" in err
+
+
+def test_default_output_beside_the_input(tmp_path: Path) -> None:
+    src = tmp_path / "x.jpg"
+    shutil.copy(FIXTURES / "images" / "coffee.jpg", src)
+    code, _, _ = run(str(src))
+    assert code == 0 and (tmp_path / "x.nobg.webp").is_file()
+    assert not list(tmp_path.glob(".*.part"))

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real u2netp model, the in-repo images and their masks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alphacut.engine.pipeline import Engine
+from alphacut.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket",
+          "horse_on_grass", "horse_on_brick", "horse_on_gravel")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(intra_op_threads=2)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Engine:
+    built = Engine(settings)
+    built.warm()
+    return built
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / "images" / f"{name}.jpg").read_bytes()
+
+
+def ground_truth(name: str) -> np.ndarray:
+    return np.asarray(Image.open(FIXTURES / "gt" / f"{name}.png").convert("L")) > 127
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def decode_bytes(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def photo() -> Callable[[str], bytes]:
+    return fixture_bytes

