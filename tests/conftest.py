@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,3 +59,14 @@ def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
 @pytest.fixture
 def photo() -> Callable[[str], bytes]:
     return fixture_bytes
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge canvas (a decompression bomb)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    header = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    body = zlib.compress(b"\0" * 64)
+    idat = b"IDAT" + body
+    return (b"\x89PNG\r\n\x1a\n" + header + struct.pack(">I", len(body)) + idat
+            + struct.pack(">I", zlib.crc32(idat)) + b"\0\0\0\0IEND\xaeB`\x82")

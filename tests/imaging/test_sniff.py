@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 from PIL import Image
 
@@ -18,7 +15,7 @@ from alphacut.errors import (
     UnsupportedExtension,
 )
 from alphacut.imaging.sniff import Limits, check_extension, probe, sniff_kind
-from tests.conftest import encoded
+from tests.conftest import encoded, png_claiming
 
 SMALL = Image.new("RGB", (8, 6), (10, 20, 30))
 
@@ -58,34 +55,23 @@ def test_size_limit_message_uses_the_real_size() -> None:
         "File size (55.2 MB) exceeds the maximum allowed size of 50 MB.")
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge canvas (a decompression bomb)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    header = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    body = zlib.compress(b"\0" * 64)
-    idat = b"IDAT" + body
-    return (b"\x89PNG\r\n\x1a\n" + header + struct.pack(">I", len(body)) + idat
-            + struct.pack(">I", zlib.crc32(idat)) + b"\0\0\0\0IEND\xaeB`\x82")
-
-
 def test_too_wide() -> None:
     with pytest.raises(ImageTooWide) as caught:
-        probe(_png_claiming(12000, 10), Limits())
+        probe(png_claiming(12000, 10), Limits())
     assert caught.value.message == (
         "Image width (12000px) exceeds the maximum allowed width of 10000px.")
 
 
 def test_too_tall() -> None:
     with pytest.raises(ImageTooTall) as caught:
-        probe(_png_claiming(10, 15000), Limits())
+        probe(png_claiming(10, 15000), Limits())
     assert caught.value.message == (
         "Image height (15000px) exceeds the maximum allowed height of 10000px.")
 
 
 def test_bomb_is_refused_from_its_header() -> None:
     with pytest.raises(ImageTooWide):
-        probe(_png_claiming(60000, 60000), Limits())
+        probe(png_claiming(60000, 60000), Limits())
 
 
 def test_truncated_image_is_a_clear_400() -> None:

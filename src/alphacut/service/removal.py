@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from alphacut.domain.options import RemovalOptions, parse_options
 from alphacut.domain.principal import Principal
+from alphacut.domain.upload import Upload
 from alphacut.engine.pipeline import Engine, Result
 from alphacut.engine.runner import Runner
 from alphacut.errors import NoFileSelected, NoImage
@@ -21,13 +22,14 @@ class RemovalService:
         self.engine = engine
         self.runner = runner
 
-    def validate(self, filename: str | None, content: bytes,
-                 fields: dict[str, str]) -> RemovalOptions:
-        if filename is None:
+    def validate(self, upload: Upload) -> RemovalOptions:
+        if not upload.has_image:
             raise NoImage()
-        if filename == "":
+        if upload.filename == "":
             raise NoFileSelected()
-        check_extension(filename)
+        if upload.filename is not None:
+            check_extension(upload.filename)
+        content, fields = upload.content, upload.fields
         probe(content, self.engine.limits)
         options = parse_options(fields)
         self.engine.spec(options.model)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
+from alphacut.domain.upload import Upload
 from alphacut.errors import AlphacutError, BadRequest, FileTooLarge, NoImage
 
 IMAGE_FIELD = "image"
@@ -28,14 +29,6 @@ class UploadTimeout(AlphacutError):
 
     def __init__(self) -> None:
         super().__init__("The upload was too slow and timed out. Please retry.")
-
-
-@dataclass
-class Upload:
-    fields: dict[str, str] = field(default_factory=dict)
-    filename: str | None = None
-    """None when no file part named ``image`` was sent; ``""`` for an empty file name."""
-    content: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class _Collector:
     def _data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
         part.size += end - start
-        is_image = part.name == IMAGE_FIELD and part.filename is not None
+        is_image = self.is_image(part)
         limit = self.limit if is_image else MAX_FIELD_BYTES
         if part.size <= limit:
             part.data += data[start:end]
@@ -112,7 +105,8 @@ class _Collector:
     def _end(self) -> None:
         part = self._part
         if self.is_image(part):
-            if self.upload.filename is None:
+            if not self.upload.has_image:
+                self.upload.has_image = True
                 self.upload.filename = part.filename
                 self.upload.content = bytes(part.data)
         elif part.name and part.name not in self.upload.fields:
@@ -120,7 +114,7 @@ class _Collector:
 
     @staticmethod
     def is_image(part: _Part) -> bool:
-        return part.name == IMAGE_FIELD and part.filename is not None
+        return part.name == IMAGE_FIELD
 
     @property
     def overflow(self) -> int:

@@ -32,7 +32,7 @@ async def rmbg(
             int(length) if length and length.isdigit() else None,
             request.stream(), services.upload_limits,
         )
-        options = services.removal.validate(upload.filename, upload.content, upload.fields)
+        options = services.removal.validate(upload)
         services.metrics.in_flight.inc()
         try:
             result = await services.removal.remove(principal, upload.content, options)
