@@ -7,7 +7,7 @@ MODEL ?= u2netp
 HOST ?= 127.0.0.1
 PORT ?= 7000
 
-.PHONY: install model serve test test-deps lint bench eval clean
+.PHONY: install model serve test test-deps lint bench-env bench eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,16 @@ model: install
 serve: model
 	$(BIN)/alphacut serve --host $(HOST) --port $(PORT)
 
-# System packages the tests drive for real (installed only when missing).
-test-deps:
-	@true
+NODE_CLIENT := tests/clients/node/node_modules/.package-lock.json
+
+# What the tests drive for real (each installed only when missing): Debian's
+# chromium for the browser tests, and the official Node client.
+test-deps: $(NODE_CLIENT)
+	@command -v chromium >/dev/null || scripts/apt-install chromium
+
+$(NODE_CLIENT): tests/clients/node/package-lock.json
+	@command -v npm >/dev/null || scripts/apt-install nodejs npm
+	cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error
 
 test: model test-deps
 	$(BIN)/python -m pytest
@@ -34,11 +41,17 @@ lint: install
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/mypy
 
-bench: model
-	$(BIN)/python scripts/bench.py
+# rembg, the baseline of bench and eval, in its own environment (.venv-bench), once.
+bench-env:
+	PYTHON=$(PYTHON) scripts/bench-env
 
-eval: model
-	$(BIN)/python scripts/eval.py
+# Options: RUNS=N (timed runs per size), BENCH_ARGS (e.g. --json, --strict).
+bench: model bench-env
+	$(BIN)/python scripts/bench.py $(if $(RUNS),--runs $(RUNS)) $(BENCH_ARGS)
+
+# Options: DATA=dir (default ../shared/data/dev), LIMIT=N, EVAL_ARGS (e.g. --json).
+eval: model bench-env
+	$(BIN)/python scripts/eval.py $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from alphacut.errors import AlphacutError, ServiceUnavailable, TooManyRequests
 
@@ -36,6 +37,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error", exc_info=exc)
         return JSONResponse({"error": "Internal server error", "status": 500}, status_code=500)
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # The client went away mid-upload: nobody will read an answer; not a server fault.
+        log.info("client disconnected during upload")
+        return JSONResponse({"error": "Client disconnected", "status": 400}, status_code=400)
+
     app.add_exception_handler(AlphacutError, on_ours)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

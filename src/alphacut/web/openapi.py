@@ -101,9 +101,10 @@ RMBG_FORM: dict[str, Any] = {
                          "description": "Force exactly w x h (may distort)."},
         "mask": {**_BOOL, "default": False,
                  "description": "Return only the alpha mask (8-bit grayscale)."},
-        "bg_color": {"type": "string", "examples": ["#ffffff", "#0f08", "red"],
+        "bg_color": {"type": "string", "default": "",
                      "description": "Solid background: #RGB, #RGBA, #RRGGBB, #RRGGBBAA or a CSS "
-                                    "colour name. Not allowed with mask=true."},
+                                    "colour name (e.g. #ffffff, #0f08, red). Not allowed with "
+                                    "mask=true."},
         "angle": {"type": "number", "minimum": -360, "maximum": 360, "default": 0,
                   "description": "Rotate the result counter-clockwise by this many degrees."},
         "expand": {**_BOOL, "default": True,

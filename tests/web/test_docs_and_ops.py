@@ -1,0 +1,55 @@
+"""The OpenAPI document, the offline reference pages, health and metrics."""
+
+from __future__ import annotations
+
+import httpx
+from openapi_spec_validator import validate
+
+from tests.conftest import fixture_bytes
+
+
+def test_openapi_is_a_valid_3_1_document(client: httpx.Client) -> None:
+    document = client.get("/api/openapi").json()
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    operation = document["paths"]["/rmbg"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["properties"]) >= {"image", "format", "w", "h", "exact_resize", "mask",
+                                       "bg_color", "angle", "expand", "return_base64"}
+    assert form["required"] == ["image"]
+    assert form["properties"]["format"]["default"] == "webp"
+    assert form["properties"]["expand"]["default"] is True
+    assert {"200", "400", "401", "403", "429", "503"} <= set(operation["responses"])
+    examples = operation["responses"]["400"]["content"]["application/json"]["examples"]
+    assert examples["multiple"]["value"]["error"] == "Multiple validation errors"
+    assert document["components"]["securitySchemes"]["ApiKey"]["name"] == "x-api-key"
+
+
+def test_reference_pages_use_only_local_assets(client: httpx.Client) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn." not in html and "https://" not in html.split("<body>")[0]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        reply = client.get(f"/docs/assets/{asset}")
+        assert reply.status_code == 200 and len(reply.content) > 10_000
+
+
+def test_health_and_readiness(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "model": "u2netp"}
+
+
+def test_metrics_count_requests_and_stages(client: httpx.Client) -> None:
+    client.post("/rmbg", files={"image": ("c.jpg", fixture_bytes("coffee"))})
+    client.post("/rmbg", files={"image": ("c.exe", b"MZ")})
+    text = client.get("/metrics").text
+    assert 'alphacut_requests_total{route="/rmbg",status="200"}' in text
+    assert 'alphacut_requests_total{route="/rmbg",status="400"}' in text
+    assert 'alphacut_stage_seconds_count{stage="inference"}' in text
+    assert "alphacut_queue_depth" in text
+
+
+def test_unknown_route_answers_in_the_error_shape(client: httpx.Client) -> None:
+    reply = client.get("/nope")
+    assert reply.status_code == 404
+    assert reply.json() == {"error": "Not Found", "status": 404}
