@@ -49,9 +49,9 @@ class Settings(BaseSettings):
 
     # --- encoding ---
     webp_quality: int = Field(90, ge=1, le=100, description="Lossy WebP quality of colour.")
-    webp_method: int = Field(4, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
+    webp_method: int = Field(2, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
     jpeg_quality: int = Field(92, ge=1, le=100, description="JPEG quality.")
-    png_compress_level: int = Field(3, ge=0, le=9, description="zlib level for PNG (0..9).")
+    png_compress_level: int = Field(1, ge=0, le=9, description="zlib level for PNG (0..9).")
 
     # --- storage and server ---
     data_dir: Path = Field(

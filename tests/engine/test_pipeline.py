@@ -157,3 +157,12 @@ def test_unknown_model_is_a_400(engine: Engine) -> None:
     with pytest.raises(UnknownModel) as caught:
         engine.remove(fixture_bytes("coffee"), RemovalOptions(model="nope"))
     assert caught.value.status == 400 and "u2netp" in caught.value.message
+
+
+def test_invisible_pixels_carry_no_colour(engine: Engine) -> None:
+    result = engine.remove(fixture_bytes("horse_on_grass"), RemovalOptions(format=OutputFormat.PNG))
+    pixels = np.asarray(decode_bytes(result.content))
+    hidden = pixels[..., 3] == 0
+    assert hidden.mean() > 0.3
+    assert pixels[hidden][:, :3].max() == 0
+    assert pixels[pixels[..., 3] == 255][:, :3].mean() > 20  # visible colour is untouched

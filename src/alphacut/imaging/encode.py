@@ -14,9 +14,9 @@ from alphacut.domain.options import OutputFormat
 @dataclass(frozen=True)
 class EncodeSettings:
     webp_quality: int = 90
-    webp_method: int = 4
+    webp_method: int = 2
     jpeg_quality: int = 92
-    png_compress_level: int = 3
+    png_compress_level: int = 1
 
 
 def encode(image: Image.Image, fmt: OutputFormat, settings: EncodeSettings) -> bytes:

@@ -54,10 +54,18 @@ def rotate(image: Image.Image, angle: float, expand: bool) -> Image.Image:
 
 
 def cutout(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
-    """RGBA: the colour with the predicted alpha."""
-    out = rgb.copy()
+    """RGBA: the colour with the predicted alpha.
+
+    Fully transparent pixels get black colour: invisible either way, and it makes
+    PNG files about 4x smaller and 3x faster to encode (measured in docs/engine.md).
+    """
+    visible = alpha.point(_VISIBLE_LUT)
+    out = Image.composite(rgb, Image.new("RGB", rgb.size), visible)
     out.putalpha(alpha)
     return out
+
+
+_VISIBLE_LUT = [0] + [255] * 255
 
 
 def on_color(rgb: Image.Image, alpha: Image.Image, color: RGBA, keep_alpha: bool) -> Image.Image:
