@@ -26,9 +26,11 @@ serve: model
 NODE_CLIENT := tests/clients/node/node_modules/.package-lock.json
 
 # What the tests drive for real (each installed only when missing): Debian's
-# chromium for the browser tests, and the official Node client.
+# chromium for the browser tests, redis-server for the fleet store, and the
+# official Node client.
 test-deps: $(NODE_CLIENT)
 	@command -v chromium >/dev/null || scripts/apt-install chromium
+	@command -v redis-server >/dev/null || scripts/apt-install redis-server
 
 $(NODE_CLIENT): tests/clients/node/package-lock.json
 	@command -v npm >/dev/null || scripts/apt-install nodejs npm

@@ -20,9 +20,16 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket",
           "horse_on_grass", "horse_on_brick", "horse_on_gravel")
 
 
+def make_settings(data_dir: Path, **changes: object) -> Settings:
+    """Generous limits (tests of the limits set their own) and a throw-away data dir."""
+    base = Settings(intra_op_threads=2, data_dir=data_dir, rate_limit_anonymous=100_000,
+                    anonymous_daily_limit=100_000, rate_limit_user=100_000)
+    return base.model_copy(update=changes)
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(intra_op_threads=2)
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")

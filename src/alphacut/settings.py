@@ -18,6 +18,9 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALPHACUT_", extra="ignore")
 
@@ -77,3 +80,51 @@ class Settings(BaseSettings):
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
     log_format: str = Field("json", description="Log lines as `json` or `text`.")
+
+    # --- accounts, limits ---
+    environment: str = Field(
+        "development",
+        description="`development` or `production`; production refuses placeholder secrets.",
+    )
+    store_url: str | None = Field(
+        None,
+        description="Account store: unset = SQLite under ALPHACUT_DATA_DIR; "
+        "`sqlite:///FILE`; `redis://host:port/db` for a fleet.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET,
+        description="Signs user tokens; must be the same on every server of a fleet.",
+    )
+    user_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a user token.")
+    admin_token: str | None = Field(
+        None, description="Bearer token of the admin HTTP API (/admin/...); unset = off."
+    )
+    trust_forwarded_for: bool = Field(
+        False,
+        description="Take the client address from the last X-Forwarded-For hop (only behind "
+        "a proxy you run that sets it).",
+    )
+    rate_window_s: int = Field(60, ge=1, description="Length of the short rate-limit window.")
+    rate_limit_anonymous: int = Field(
+        10, ge=1, description="Images per window for one anonymous address."
+    )
+    rate_limit_user: int = Field(60, ge=1, description="Images per window for one user.")
+    rate_limit_plans: dict[str, int] = Field(
+        default_factory=dict,
+        description='Images per window by plan label, as JSON, e.g. {"Premium-20000": 300}.',
+    )
+    anonymous_daily_limit: int = Field(
+        25, ge=0, description="Images per UTC day for one anonymous address."
+    )
+    default_plan: str = Field("Free", description="Plan label of new users.")
+    default_included_credits: int = Field(
+        50, ge=0, description="Included credits per billing period of new users."
+    )
+
+    def check_secrets(self) -> None:
+        """Refuse to run in production with the placeholder secret."""
+        if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "ALPHACUT_SECRET_KEY is the development placeholder; set a random secret "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+            )

@@ -7,14 +7,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
 
+from alphacut.domain.clock import SystemClock
 from alphacut.engine.pipeline import Engine
+from alphacut.service.accounts import AccountService
 from alphacut.settings import Settings
+from alphacut.storage.factory import open_store
 from alphacut.web.app import create_app
+from tests.conftest import make_settings
 
 
 def free_port() -> int:
@@ -58,11 +63,13 @@ def server(settings: Settings, engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def server_with(engine: Engine) -> Callable[..., object]:
+def server_with(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., object]:
     """Start an extra server with some settings changed: ``with server_with(x=1) as base``."""
     def start(**changes: object) -> object:
-        base = Settings(intra_op_threads=2)
-        return live_server(base.model_copy(update=changes), engine)
+        settings = make_settings(tmp_path_factory.mktemp("data"), **changes)
+        return live_server(settings, engine)
     return start
 
 
@@ -70,3 +77,24 @@ def server_with(engine: Engine) -> Callable[..., object]:
 def client(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=60) as http:
         yield http
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    key: str
+
+
+@pytest.fixture(scope="session")
+def accounts(settings: Settings) -> Iterator[AccountService]:
+    """Account administration on the very store the session's server uses."""
+    store = open_store(settings.store_url, settings.data_dir)
+    yield AccountService(store, SystemClock())
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def account(accounts: AccountService) -> Account:
+    """A verified user with plenty of credits and one API key."""
+    user = accounts.create_user("client@example.com", "Premium-20000", 100_000, verified=True)
+    return Account(user.id, accounts.create_key(user.id).key)

@@ -16,7 +16,13 @@ class Principal:
     client_address: str
     user_id: str | None = None
     channel: Channel = Channel.API
+    plan: str | None = None
 
     @property
     def anonymous(self) -> bool:
         return self.user_id is None
+
+    @property
+    def rate_bucket(self) -> str:
+        """One short-window rate limit per user (all their keys and tokens), or per address."""
+        return f"rate:user:{self.user_id}" if self.user_id else f"rate:anon:{self.client_address}"

@@ -9,10 +9,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from alphacut.domain.clock import Clock, SystemClock
 from alphacut.engine.pipeline import Engine
 from alphacut.engine.runner import Runner
+from alphacut.service.accounts import AccountService
+from alphacut.service.auth import Authenticator
+from alphacut.service.quota import Limits, QuotaService
 from alphacut.service.removal import RemovalService
+from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
+from alphacut.storage.base import Store
+from alphacut.storage.factory import open_store
 from alphacut.web.deps import Services
 from alphacut.web.errors import install_error_handlers
 from alphacut.web.metrics import Metrics
@@ -30,15 +37,28 @@ with its background removed. Paste your API key under **Authorize** to send
 requests as yourself; without one, requests are anonymous."""
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine | None = None, store: Store | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings.check_secrets()
+    owns_store = store is None
+    store = store or open_store(settings.store_url, settings.data_dir)
+    clock = clock or SystemClock()
     engine = engine or Engine(settings)
     runner = Runner(settings.max_concurrency, settings.max_queue)
     metrics = Metrics()
+    tokens = TokenSigner(settings.secret_key, settings.user_token_ttl_s)
+    limits = Limits(settings.rate_window_s, settings.rate_limit_anonymous,
+                    settings.rate_limit_user, settings.rate_limit_plans,
+                    settings.anonymous_daily_limit)
     services = Services(
         settings=settings, engine=engine, runner=runner,
         removal=RemovalService(engine, runner), metrics=metrics,
         upload_limits=UploadLimits(settings.max_upload_bytes, settings.upload_idle_timeout_s,
                                    settings.upload_timeout_s),
+        store=store, clock=clock, auth=Authenticator(store, tokens),
+        quota=QuotaService(store, limits), accounts=AccountService(store, clock), tokens=tokens,
     )
 
     @asynccontextmanager
@@ -52,6 +72,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         finally:
             services.ready = False
             runner.shutdown()
+            if owns_store:
+                store.close()
 
     app = FastAPI(title="alphacut", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from alphacut.domain.clock import Clock
 from alphacut.domain.principal import Principal
 from alphacut.engine.pipeline import Engine
 from alphacut.engine.runner import Runner
+from alphacut.service.accounts import AccountService
+from alphacut.service.auth import Authenticator
+from alphacut.service.quota import QuotaService
 from alphacut.service.removal import RemovalService
+from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
+from alphacut.storage.base import Store
 from alphacut.web.metrics import Metrics
 from alphacut.web.upload import UploadLimits
 
@@ -23,6 +31,12 @@ class Services:
     removal: RemovalService
     metrics: Metrics
     upload_limits: UploadLimits
+    store: Store
+    clock: Clock
+    auth: Authenticator
+    quota: QuotaService
+    accounts: AccountService
+    tokens: TokenSigner
     ready: bool = False
 
 
@@ -31,7 +45,21 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_principal(request: Request) -> Principal:
-    """Anonymous for now; the accounts layer resolves keys and tokens here."""
-    client = request.client.host if request.client else "unknown"
-    return Principal(client_address=client)
+def client_address(request: Request, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+        if hops and hops[-1]:
+            return hops[-1]  # appended by our own proxy; earlier hops are client-claimed
+    return request.client.host if request.client else "unknown"
+
+
+async def get_principal(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Principal:
+    """Key, token or anonymous; the store lookups run off the event loop."""
+    api_key = request.headers.get("x-api-key") or None
+    authorization = request.headers.get("authorization", "")
+    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+    client = client_address(request, services.settings.trust_forwarded_for)
+    now = int(services.clock.now())
+    return await run_in_threadpool(services.auth.resolve, api_key, bearer or None, client, now)

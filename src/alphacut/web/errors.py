@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from alphacut.errors import AlphacutError, ServiceUnavailable, TooManyRequests
+from alphacut.storage.base import RateDecision
 
 log = logging.getLogger("alphacut.web")
 
@@ -18,6 +19,11 @@ def error_response(err: AlphacutError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(err, TooManyRequests | ServiceUnavailable):
         headers["Retry-After"] = str(err.retry_after)
+    decision = getattr(err, "decision", None)
+    if isinstance(decision, RateDecision):
+        headers |= {"X-RateLimit-Limit": str(decision.limit),
+                    "X-RateLimit-Remaining": str(decision.remaining),
+                    "X-RateLimit-Reset": str(decision.reset_at)}
     return JSONResponse(err.to_body(), status_code=err.status, headers=headers)
 
 

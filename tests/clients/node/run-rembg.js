@@ -3,7 +3,7 @@
 const axios = require("axios");
 const { rembg } = require("@remove-background-ai/rembg.js");
 
-const [base, input, optionsJson, mode] = process.argv.slice(2);
+const [base, input, optionsJson, mode, apiKey] = process.argv.slice(2);
 axios.interceptors.request.use((config) => {
   config.url = config.url.replace("https://api.rembg.com", base);
   return config;
@@ -16,7 +16,7 @@ const inputImage =
   : input;
 
 rembg({
-  apiKey: "anonymous-key-for-tests",
+  apiKey,
   inputImage,
   options: JSON.parse(optionsJson),
   onUploadProgress: () => { events.upload += 1; },

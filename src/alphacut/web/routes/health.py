@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 
+from alphacut.storage.base import StorageUnavailable
 from alphacut.web.deps import Services, get_services
 
 router = APIRouter(tags=["operations"])
@@ -23,6 +25,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
     if not services.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await run_in_threadpool(services.store.ping)
+    except StorageUnavailable as err:
+        return JSONResponse({"status": "store unavailable", "error": err.message},
+                            status_code=503)
     return JSONResponse({"status": "ready", "model": services.settings.model})
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from alphacut.domain.principal import Principal
 from alphacut.engine.pipeline import Result
+from alphacut.storage.base import RateDecision
 from alphacut.web.deps import Services, get_principal, get_services
 from alphacut.web.openapi import RMBG_OPERATION
 from alphacut.web.upload import read_upload
@@ -24,6 +26,10 @@ async def rmbg(
     services: Annotated[Services, Depends(get_services)],
     principal: Annotated[Principal, Depends(get_principal)],
 ) -> Response:
+    """Order: who (401/403/400) → how fast (429) → admission (503) → the upload and its
+    fields (400) → a credit or the daily allowance (429) → the image; a failure refunds."""
+    quota, now = services.quota, services.clock.now()
+    rate = await run_in_threadpool(quota.check_rate, principal, now)
     async with services.runner.slot():
         services.metrics.queue_depth.set(services.runner.waiting)
         length = request.headers.get("content-length")
@@ -33,13 +39,24 @@ async def rmbg(
             request.stream(), services.upload_limits,
         )
         options = services.removal.validate(upload)
+        admission = await run_in_threadpool(quota.take, principal, rate, services.clock.now())
         services.metrics.in_flight.inc()
         try:
             result = await services.removal.remove(principal, upload.content, options)
+        except BaseException:
+            await run_in_threadpool(quota.give_back, admission)
+            raise
         finally:
             services.metrics.in_flight.dec()
     services.metrics.observe_stages(result.timings)
-    return Response(result.content, media_type=result.media_type, headers=_headers(result))
+    headers = _headers(result) | rate_headers(rate)
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+def rate_headers(rate: RateDecision) -> dict[str, str]:
+    """remove.bg's convention; Reset is the unix second the window starts over."""
+    return {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remaining": str(rate.remaining),
+            "X-RateLimit-Reset": str(rate.reset_at)}
 
 
 def _headers(result: Result) -> dict[str, str]:

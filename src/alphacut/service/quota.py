@@ -1,0 +1,88 @@
+"""Rate limits and credits around one image: admit before, settle after.
+
+A short-window rate limit per user (or per anonymous address) first; then the
+anonymous daily allowance, or one credit for a user (included first, then
+prepaid). A failed image gives its credit back, so failures cost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alphacut.domain.accounts import Charge, User
+from alphacut.domain.clock import month_bounds, utc_year_month
+from alphacut.domain.principal import Principal
+from alphacut.errors import DailyLimitReached, MonthlyLimitReached, RateLimited
+from alphacut.storage.base import RateDecision, Store
+
+DAY_S = 86400
+
+
+@dataclass(frozen=True)
+class Limits:
+    window_s: int
+    anonymous_per_window: int
+    user_per_window: int
+    plan_per_window: dict[str, int]
+    anonymous_per_day: int
+
+    def for_principal(self, principal: Principal) -> int:
+        if principal.anonymous:
+            return self.anonymous_per_window
+        return self.plan_per_window.get(principal.plan or "", self.user_per_window)
+
+
+@dataclass(frozen=True)
+class Admission:
+    rate: RateDecision
+    charge: Charge | None = None
+
+
+class RateLimitExceeded(RateLimited):
+    """The contract's 429, carrying the decision so the headers can be rendered."""
+
+    def __init__(self, decision: RateDecision, now: float) -> None:
+        super().__init__(decision.retry_after(now))
+        self.decision = decision
+
+
+def billing_window(user: User, now: float) -> tuple[int, int]:
+    """Stripe's current period when known, else the current UTC calendar month."""
+    if user.billing_period_start is not None and user.billing_period_end is not None:
+        return user.billing_period_start, user.billing_period_end
+    return month_bounds(*utc_year_month(now))
+
+
+class QuotaService:
+    def __init__(self, store: Store, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+
+    def check_rate(self, principal: Principal, now: float) -> RateDecision:
+        decision = self.store.hit(principal.rate_bucket, self.limits.for_principal(principal),
+                                  self.limits.window_s, now)
+        if not decision.allowed:
+            raise RateLimitExceeded(decision, now)
+        return decision
+
+    def take(self, principal: Principal, rate: RateDecision, now: float) -> Admission:
+        """Use the allowance or a credit for one image, or raise the contract's 429."""
+        if principal.user_id is None:
+            daily = self.store.hit(f"daily:anon:{principal.client_address}",
+                                   self.limits.anonymous_per_day, DAY_S, now)
+            if not daily.allowed:
+                raise DailyLimitReached(daily.retry_after(now))
+            return Admission(rate)
+        user = self.store.get_user(principal.user_id)
+        if user is None:
+            raise MonthlyLimitReached()
+        start, end = billing_window(user, now)
+        charge = self.store.take_credit(user.id, principal.channel, int(now), start)
+        if charge is None:
+            raise MonthlyLimitReached(max(1, int(end - now) + 1))
+        return Admission(rate, charge)
+
+    def give_back(self, admission: Admission) -> None:
+        """The image failed: it costs nothing."""
+        if admission.charge is not None:
+            self.store.refund(admission.charge)

@@ -1,0 +1,240 @@
+"""What the service layer needs from persistence, as narrow Protocols.
+
+Two implementations satisfy :class:`Store`: :mod:`alphacut.storage.sqlite`
+(embedded, the default) and :mod:`alphacut.storage.redis` (a shared server for
+a fleet). One contract test suite (``tests/storage/``) runs against both.
+
+Every method that changes more than one value does it atomically; every
+timestamp is unix seconds (UTC) and is passed in by the caller, so a test (or
+a replay) decides what "now" is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from alphacut.domain.accounts import ApiKey, Charge, CycleUsage, Usage, User
+from alphacut.domain.principal import Channel
+from alphacut.errors import AlphacutError, ServiceUnavailable
+
+# --- errors ------------------------------------------------------------------
+
+
+class StorageError(AlphacutError):
+    """The store refused a change (a conflict, an unknown record, a schema it cannot run)."""
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The store could not be reached or did not answer (locked too long, down, read-only)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The account store is unavailable: {detail}")
+
+
+class DuplicateEmail(StorageError):
+    status = 409
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"A user with the e-mail address '{email}' already exists.")
+        self.email = email
+
+
+class UnknownUser(StorageError):
+    status = 404
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"No user with id '{user_id}'.")
+        self.user_id = user_id
+
+
+class KeyConflict(StorageError):
+    """An API key with the same prefix (or the same hash) exists: generate another key."""
+
+    status = 409
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"An API key with the prefix '{prefix}' already exists.")
+        self.prefix = prefix
+
+
+class SchemaError(StorageError):
+    """The stored schema is newer than this code, or not one of ours."""
+
+
+class UnsupportedStoreUrl(StorageError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Unsupported store URL: {detail}")
+
+
+# --- values ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The outcome of one rate-limit hit; a refused hit is not counted."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int  # unix second the current window ends (and the count starts over)
+
+    def retry_after(self, now: float) -> int:
+        """Whole seconds until the window resets, at least 1 (for ``Retry-After``)."""
+        return max(1, math.ceil(self.reset_at - now))
+
+
+# --- protocols ---------------------------------------------------------------
+
+
+class UserStore(Protocol):
+    def create_user(
+        self,
+        email: str,
+        *,
+        plan: str,
+        included_credits: int,
+        now: int,
+        prepaid_credits: int = 0,
+        verified: bool = False,
+        password_hash: str | None = None,
+    ) -> User:
+        """A new user; the e-mail is stored normalised. Raises DuplicateEmail."""
+        ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def get_user_by_email(self, email: str) -> User | None: ...
+
+    def list_users(self) -> list[User]:
+        """Every user, oldest first."""
+        ...
+
+    def set_verified(self, user_id: str) -> None:
+        """Mark the e-mail address verified. Raises UnknownUser."""
+        ...
+
+    def set_plan(self, user_id: str, plan: str, included_credits: int) -> None:
+        """Raises UnknownUser."""
+        ...
+
+    def add_prepaid(self, user_id: str, credits: int) -> int:
+        """Add ``credits`` (> 0) to the prepaid balance; the new balance. Raises UnknownUser."""
+        ...
+
+    def set_billing_period(self, user_id: str, start: int, end: int) -> bool:
+        """Store the billing window unless ``start`` is older than the stored start.
+
+        Webhooks arrive late and out of order; a window never moves backwards.
+        True when stored. Raises UnknownUser.
+        """
+        ...
+
+
+class KeyStore(Protocol):
+    def add_key(self, user_id: str, key_hash: str, prefix: str, now: int) -> ApiKey:
+        """Store a key by its one-way hash. Raises UnknownUser, KeyConflict (prefix or hash)."""
+        ...
+
+    def find_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key, revoked or not (the caller checks ``active``)."""
+        ...
+
+    def list_keys(self, user_id: str) -> list[ApiKey]:
+        """A user's keys, oldest first, revoked ones included."""
+        ...
+
+    def revoke_key(self, prefix: str, now: int) -> bool:
+        """Revoke the key with this exact prefix; False when none or already revoked."""
+        ...
+
+    def touch_key(self, key_hash: str, now: int) -> None:
+        """Record a use; nothing happens for an unknown hash."""
+        ...
+
+
+class CreditStore(Protocol):
+    def take_credit(
+        self, user_id: str, channel: Channel, now: int, period_start: int
+    ) -> Charge | None:
+        """Use one credit for one image, or None (nothing changed) when there is none.
+
+        Included credits first, while the billing cycle starting at
+        ``period_start`` has used (app + api) fewer than ``included_credits``;
+        then prepaid. On success the channel's counters for the UTC calendar
+        month of ``now`` and for the cycle both grow by one. Raises UnknownUser.
+        """
+        ...
+
+    def refund(self, charge: Charge) -> None:
+        """Undo this charge, as if it had never been taken; once per failed image.
+
+        Its month and cycle counters go down by one. One prepaid credit comes
+        back when the cycle has prepaid use outstanding, whatever the charge's
+        own source: if an included charge fails while a later image was paid
+        with prepaid, that later image now fits in the included credits. So a
+        cycle's prepaid use stays ``max(0, used - included_credits)`` under any
+        interleaving of takes and refunds.
+        """
+        ...
+
+    def month_usage(self, user_id: str, year: int, month: int) -> Usage: ...
+
+    def cycle_usage(self, user_id: str, period_start: int) -> Usage: ...
+
+    def list_cycles(self, user_id: str) -> list[CycleUsage]:
+        """Every billing cycle that has counters, newest first."""
+        ...
+
+
+class EventStore(Protocol):
+    def mark_event(self, event_id: str, now: int) -> bool:
+        """True the first time an (e.g. Stripe webhook) event id is seen, False after."""
+        ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, bucket: str, limit: int, window_s: int, now: float) -> RateDecision:
+        """Count one hit in ``bucket``'s fixed window, unless ``limit`` is reached.
+
+        Windows are aligned to multiples of ``window_s`` since the epoch, so a
+        ``window_s`` of 86400 is the UTC day.
+        """
+        ...
+
+
+class Store(UserStore, KeyStore, CreditStore, EventStore, RateLimiter, Protocol):
+    """Everything, as one object the composition root opens and closes."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the store answers (readiness)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- rules both backends share ---------------------------------------------------
+
+
+def fixed_window(now: float, window_s: int) -> tuple[int, int]:
+    """(start, end) of the fixed window that contains ``now``; end is exclusive."""
+    if window_s < 1:
+        raise ValueError(f"window_s must be at least 1, got {window_s}")
+    start = math.floor(now / window_s) * window_s
+    return start, start + window_s
+
+
+def check_positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+def check_not_negative(name: str, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{name} cannot be negative, got {value}")
+
+
+def check_window(start: int, end: int) -> None:
+    if end < start:
+        raise ValueError(f"a billing period cannot end ({end}) before it starts ({start})")
