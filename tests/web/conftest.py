@@ -98,3 +98,26 @@ def account(accounts: AccountService) -> Account:
     """A verified user with plenty of credits and one API key."""
     user = accounts.create_user("client@example.com", "Premium-20000", 100_000, verified=True)
     return Account(user.id, accounts.create_key(user.id).key)
+
+
+@dataclass
+class Served:
+    base: str
+    accounts: AccountService
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def served(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., object]:
+    """A fresh server with its own store and changed settings, plus account admin on it:
+    ``with served(rate_limit_user=2) as s: ... s.base, s.accounts``."""
+    @contextmanager
+    def start(**changes: object) -> Iterator[Served]:
+        settings = make_settings(tmp_path_factory.mktemp("data"), **changes)
+        store = open_store(settings.store_url, settings.data_dir)
+        try:
+            with live_server(settings, engine) as base:
+                yield Served(base, AccountService(store, SystemClock()), settings)
+        finally:
+            store.close()
+    return start
