@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import requests
 
 from alphacut.domain.principal import Channel
 from alphacut.service.tokens import TokenSigner
@@ -164,3 +165,11 @@ def test_exactly_k_of_n_concurrent_requests_succeed(served: Serve, credits: int,
     assert statuses == [200] * credits + [429] * (requests - credits)
     assert usage.api == credits and user.prepaid_credits == 0
     assert Channel.API.value == "api"
+
+
+def test_refused_key_with_a_large_upload_still_gets_its_answer(server: str) -> None:
+    """The body is read and dropped before the 401, so the client sees it, not a reset."""
+    big = fixture_bytes("coffee") + bytes(20 * 1024 * 1024)
+    reply = requests.post(f"{server}/rmbg", headers={"x-api-key": "ac_wrong"},
+                          files={"image": ("big.jpg", big)}, timeout=120)
+    assert (reply.status_code, reply.json()) == (401, {"error": "invalid api key", "status": 401})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+from starlette.requests import ClientDisconnect
 
 from alphacut.domain.upload import Upload
 from alphacut.errors import AlphacutError, BadRequest, FileTooLarge, NoImage
@@ -149,6 +150,18 @@ async def read_upload(
             raise FileTooLarge(collector.overflow + rest - tail, limits.max_file_bytes)
     parser.finalize()
     return collector.upload
+
+
+async def drain(body: AsyncIterator[bytes], limits: UploadLimits) -> None:
+    """Consume and drop a body we will not use, up to the size limit (then stop)."""
+    seen = 0
+    try:
+        async for chunk in _with_deadlines(body, limits):
+            seen += len(chunk)
+            if seen > limits.max_file_bytes + MAX_PARTS * MAX_FIELD_BYTES:
+                return
+    except (UploadTimeout, ClientDisconnect):
+        return
 
 
 async def _with_deadlines(

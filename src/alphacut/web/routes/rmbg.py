@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from alphacut.domain.principal import Principal
 from alphacut.engine.pipeline import Result
+from alphacut.errors import AlphacutError
 from alphacut.storage.base import RateDecision
 from alphacut.web.deps import Services, get_principal, get_services
 from alphacut.web.openapi import RMBG_OPERATION
-from alphacut.web.upload import read_upload
+from alphacut.web.upload import drain, read_upload
 
 router = APIRouter()
 
@@ -22,14 +22,19 @@ router = APIRouter()
     response_class=Response, openapi_extra=RMBG_OPERATION,
 )
 async def rmbg(
-    request: Request,
-    services: Annotated[Services, Depends(get_services)],
-    principal: Annotated[Principal, Depends(get_principal)],
+    request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """Order: who (401/403/400) → how fast (429) → admission (503) → the upload and its
     fields (400) → a credit or the daily allowance (429) → the image; a failure refunds."""
-    quota, now = services.quota, services.clock.now()
-    rate = await run_in_threadpool(quota.check_rate, principal, now)
+    quota = services.quota
+    try:
+        principal = await get_principal(request, services)
+        rate = await run_in_threadpool(quota.check_rate, principal, services.clock.now())
+    except AlphacutError:
+        # Read (and drop) the upload first: a client still sending would otherwise see a
+        # reset connection instead of our answer.
+        await drain(request.stream(), services.upload_limits)
+        raise
     async with services.runner.slot():
         services.metrics.queue_depth.set(services.runner.waiting)
         length = request.headers.get("content-length")
