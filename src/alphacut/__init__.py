@@ -2,16 +2,23 @@
 
 The library entry point is :func:`remove_background`; build an :class:`Engine`
 yourself to choose settings, or let the first call build a default one.
+
+The names below are imported on first use (PEP 562), so that importing a light
+subpackage such as ``alphacut.client`` (httpx and the stdlib only) does not pull
+in the engine's numpy, onnxruntime, Pillow and pydantic.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+from typing import TYPE_CHECKING
 
-from alphacut.domain.options import OutputFormat, RemovalOptions, parse_options
-from alphacut.engine.pipeline import Engine, Result
-from alphacut.errors import AlphacutError
-from alphacut.settings import Settings
+if TYPE_CHECKING:
+    from alphacut.domain.options import OutputFormat, RemovalOptions, parse_options
+    from alphacut.engine.pipeline import Engine, Result
+    from alphacut.errors import AlphacutError
+    from alphacut.settings import Settings
 
 __all__ = [
     "AlphacutError",
@@ -24,9 +31,35 @@ __all__ = [
     "remove_background",
 ]
 
+_LAZY = {
+    "AlphacutError": "alphacut.errors",
+    "Engine": "alphacut.engine.pipeline",
+    "OutputFormat": "alphacut.domain.options",
+    "RemovalOptions": "alphacut.domain.options",
+    "Result": "alphacut.engine.pipeline",
+    "Settings": "alphacut.settings",
+    "parse_options": "alphacut.domain.options",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 @functools.cache
 def _default_engine() -> Engine:
+    from alphacut.engine.pipeline import Engine
+    from alphacut.settings import Settings
+
     return Engine(Settings())
 
 
@@ -34,4 +67,6 @@ def remove_background(
     data: bytes, options: RemovalOptions | None = None, *, engine: Engine | None = None
 ) -> Result:
     """Remove the background of one encoded image (png, jpeg, webp or bmp bytes)."""
+    from alphacut.domain.options import RemovalOptions
+
     return (engine or _default_engine()).remove(data, options or RemovalOptions())

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field
+from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alphacut.domain.billing import PlanPrice
 
 
 def _default_threads() -> int:
@@ -55,6 +58,9 @@ class Settings(BaseSettings):
     webp_method: int = Field(2, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
     jpeg_quality: int = Field(92, ge=1, le=100, description="JPEG quality.")
     png_compress_level: int = Field(1, ge=0, le=9, description="zlib level for PNG (0..9).")
+    png_strategy: Literal["default", "filtered", "rle", "huffman"] = Field(
+        "rle", description="zlib strategy for PNG; `rle` gives level-6 sizes at level-1 speed."
+    )
 
     # --- storage and server ---
     data_dir: Path = Field(
@@ -119,6 +125,29 @@ class Settings(BaseSettings):
     default_plan: str = Field("Free", description="Plan label of new users.")
     default_included_credits: int = Field(
         50, ge=0, description="Included credits per billing period of new users."
+    )
+
+    # --- billing ---
+    stripe_webhook_secret: str | None = Field(
+        None,
+        description="Signing secret (`whsec_...`) of the Stripe webhook endpoint "
+        "POST /api/stripe/webhook; unset = the endpoint is off (404).",
+    )
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, description="Oldest accepted Stripe-Signature timestamp, in seconds "
+        "(Stripe's default)."
+    )
+    stripe_plans: dict[str, PlanPrice] = Field(
+        default_factory=dict,
+        description="Subscription prices, as JSON: price id -> plan label and included "
+        'credits per period, e.g. {"price_123": {"plan": "Premium-20000", "credits": 20000}}. '
+        "Default: none.",
+    )
+    stripe_credit_packs: dict[str, PositiveInt] = Field(
+        default_factory=dict,
+        description='Credit-pack prices, as JSON: price id -> prepaid credits, e.g. '
+        '{"price_456": 5000}; the Checkout Session names it in metadata.price_id. '
+        "Default: none.",
     )
 
     def check_secrets(self) -> None:

@@ -8,7 +8,13 @@ import pytest
 
 from alphacut.domain.accounts import Charge, CreditSource, CycleUsage, Usage
 from alphacut.domain.principal import Channel
-from alphacut.storage.base import DuplicateEmail, KeyConflict, Store, UnknownUser
+from alphacut.storage.base import (
+    CustomerConflict,
+    DuplicateEmail,
+    KeyConflict,
+    Store,
+    UnknownUser,
+)
 from tests.storage.support import APRIL_2026, MARCH_2026, NOW, new_user
 
 API, APP = Channel.API, Channel.APP
@@ -89,6 +95,9 @@ CHANGES: dict[str, Callable[[Store, str], object]] = {
     "set_billing_period": lambda store, uid: store.set_billing_period(uid, NOW, NOW + DAY),
     "add_key": lambda store, uid: store.add_key(uid, "f" * 64, "ac_fffff", NOW),
     "take_credit": lambda store, uid: take(store, uid),
+    "set_plan_as_of": lambda store, uid: store.set_plan_as_of(uid, "Basic", 10, NOW),
+    "set_stripe_customer": lambda store, uid: store.set_stripe_customer(uid, "cus_1"),
+    "add_prepaid_once": lambda store, uid: store.add_prepaid_once(uid, 5, "cs_1", NOW),
 }
 
 
@@ -120,6 +129,91 @@ def test_a_billing_period_cannot_end_before_it_starts(store: Store) -> None:
     user = new_user(store)
     with pytest.raises(ValueError, match="before it starts"):
         store.set_billing_period(user.id, 2000, 1999)
+
+
+def test_a_plan_change_never_undoes_a_later_one(store: Store) -> None:
+    user = new_user(store, included=10)
+    assert store.set_plan_as_of(user.id, "Premium-20000", 20000, as_of=NOW + 20)
+    assert not store.set_plan_as_of(user.id, "Basic-1000", 1000, as_of=NOW + 10)  # late event
+    assert store.set_plan_as_of(user.id, "Premium-20000", 20000, as_of=NOW + 20)  # a replay
+    current = store.get_user(user.id)
+    assert current is not None
+    assert (current.plan, current.included_credits) == ("Premium-20000", 20000)
+    assert not current.billing_synced  # no period given, none stored
+
+
+def test_a_plan_change_stores_its_window_by_the_window_rule(store: Store) -> None:
+    user = new_user(store)
+    assert store.set_plan_as_of(user.id, "A", 1, as_of=NOW, period=(3000, 3999))
+    assert store.set_plan_as_of(user.id, "B", 2, as_of=NOW + 1, period=(2000, 2999))
+    current = store.get_user(user.id)
+    assert current is not None
+    assert (current.plan, current.billing_period_start, current.billing_period_end) == (
+        "B", 3000, 3999)  # the plan is newer; the window never moves backwards
+    assert not store.set_plan_as_of(user.id, "C", 3, as_of=NOW, period=(4000, 4999))
+    unchanged = store.get_user(user.id)
+    assert unchanged is not None and unchanged.billing_period_start == 3000
+
+
+def test_an_operators_plan_change_leaves_the_event_order(store: Store) -> None:
+    user = new_user(store)
+    store.set_plan_as_of(user.id, "Premium-20000", 20000, as_of=NOW)
+    store.set_plan(user.id, "Comped", 99)
+    assert not store.set_plan_as_of(user.id, "Old", 1, as_of=NOW - 1)
+    assert store.set_plan_as_of(user.id, "Free", 50, as_of=NOW + 1)
+
+
+# --- Stripe customers -------------------------------------------------------------------
+
+
+def test_a_stripe_customer_finds_its_user(store: Store) -> None:
+    user = new_user(store)
+    assert store.find_user_by_stripe_customer("cus_A") is None
+    store.set_stripe_customer(user.id, "cus_A")
+    store.set_stripe_customer(user.id, "cus_A")  # the same link again is fine
+    found = store.find_user_by_stripe_customer("cus_A")
+    assert found is not None and found.id == user.id and found.stripe_customer_id == "cus_A"
+
+
+def test_a_new_customer_replaces_the_users_old_one(store: Store) -> None:
+    user = new_user(store)
+    store.set_stripe_customer(user.id, "cus_A")
+    store.set_stripe_customer(user.id, "cus_B")
+    assert store.find_user_by_stripe_customer("cus_A") is None
+    found = store.find_user_by_stripe_customer("cus_B")
+    assert found is not None and found.id == user.id
+    other = new_user(store, email="other@example.com")
+    store.set_stripe_customer(other.id, "cus_A")  # the released id may go to another user
+    again = store.find_user_by_stripe_customer("cus_A")
+    assert again is not None and again.id == other.id
+
+
+def test_a_customer_belongs_to_one_user(store: Store) -> None:
+    first = new_user(store)
+    second = new_user(store, email="second@example.com")
+    store.set_stripe_customer(first.id, "cus_A")
+    with pytest.raises(CustomerConflict) as raised:
+        store.set_stripe_customer(second.id, "cus_A")
+    assert raised.value.status == 409 and raised.value.user_id == first.id
+    holder = store.find_user_by_stripe_customer("cus_A")
+    assert holder is not None and holder.id == first.id
+    assert store.get_user(second.id) == second
+
+
+# --- prepaid purchases --------------------------------------------------------------------
+
+
+def test_a_purchase_adds_prepaid_credits_once(store: Store) -> None:
+    user = new_user(store, prepaid=3)
+    assert store.add_prepaid_once(user.id, 5000, "cs_1", NOW) == 5003
+    assert store.add_prepaid_once(user.id, 5000, "cs_1", NOW + 1) is None
+    assert store.add_prepaid_once(user.id, 100, "cs_2", NOW) == 5103
+    other = new_user(store, email="other@example.com")
+    assert store.add_prepaid_once(other.id, 7, "cs_1", NOW) == 7  # grants are per user
+    current = store.get_user(user.id)
+    assert current is not None and current.prepaid_credits == 5103
+    with pytest.raises(ValueError, match="at least 1"):
+        store.add_prepaid_once(user.id, 0, "cs_3", NOW)
 
 
 # --- API keys -------------------------------------------------------------------------
@@ -302,7 +396,9 @@ def test_usage_of_nothing_is_zero(store: Store) -> None:
 
 
 def test_an_event_is_new_only_once(store: Store) -> None:
+    assert not store.has_event("evt_1")
     assert store.mark_event("evt_1", NOW)
+    assert store.has_event("evt_1") and not store.has_event("evt_2")
     assert not store.mark_event("evt_1", NOW + 1)
     assert store.mark_event("evt_2", NOW)
 

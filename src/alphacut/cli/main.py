@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import click
 
+from alphacut.cli.client import client
+from alphacut.cli.credits import credits
+from alphacut.cli.keys import keys
 from alphacut.cli.models import models
 from alphacut.cli.remove import remove
 from alphacut.cli.serve import serve
+from alphacut.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +22,10 @@ def cli() -> None:
 cli.add_command(remove)
 cli.add_command(models)
 cli.add_command(serve)
+cli.add_command(users)
+cli.add_command(keys)
+cli.add_command(credits)
+cli.add_command(client)
 
 
 def main() -> None:

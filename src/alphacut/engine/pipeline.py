@@ -69,7 +69,7 @@ class Engine:
         self.limits = Limits(settings.max_upload_bytes, settings.max_side_px)
         self.encoding = EncodeSettings(
             settings.webp_quality, settings.webp_method, settings.jpeg_quality,
-            settings.png_compress_level,
+            settings.png_compress_level, settings.png_strategy,
         )
         self._models: dict[str, OnnxModel] = {}
         self._lock = threading.Lock()

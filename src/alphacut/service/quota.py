@@ -47,9 +47,11 @@ class RateLimitExceeded(RateLimited):
 
 
 def billing_window(user: User, now: float) -> tuple[int, int]:
-    """Stripe's current period when known, else the current UTC calendar month."""
-    if user.billing_period_start is not None and user.billing_period_end is not None:
-        return user.billing_period_start, user.billing_period_end
+    """Stripe's current period while it lasts, else the current UTC calendar month (a period
+    that ended without a renewal, e.g. a cancelled plan, stops counting)."""
+    start, end = user.billing_period_start, user.billing_period_end
+    if start is not None and end is not None and start <= now <= end:
+        return start, end
     return month_bounds(*utc_year_month(now))
 
 

@@ -59,6 +59,17 @@ class KeyConflict(StorageError):
         self.prefix = prefix
 
 
+class CustomerConflict(StorageError):
+    """The Stripe customer is already linked to another user."""
+
+    status = 409
+
+    def __init__(self, customer_id: str, user_id: str) -> None:
+        super().__init__(f"The Stripe customer '{customer_id}' is linked to user '{user_id}'.")
+        self.customer_id = customer_id
+        self.user_id = user_id
+
+
 class SchemaError(StorageError):
     """The stored schema is newer than this code, or not one of ours."""
 
@@ -123,12 +134,52 @@ class UserStore(Protocol):
         """Add ``credits`` (> 0) to the prepaid balance; the new balance. Raises UnknownUser."""
         ...
 
+    def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
+        """Add ``credits`` (> 0) for one purchase named ``grant_id``, exactly once per user.
+
+        The new balance, or None when this grant was already added (nothing
+        changes), so a purchase delivered twice, or by two events, pays once.
+        Raises UnknownUser.
+        """
+        ...
+
     def set_billing_period(self, user_id: str, start: int, end: int) -> bool:
         """Store the billing window unless ``start`` is older than the stored start.
 
         Webhooks arrive late and out of order; a window never moves backwards.
         True when stored. Raises UnknownUser.
         """
+        ...
+
+    def set_plan_as_of(
+        self,
+        user_id: str,
+        plan: str,
+        included_credits: int,
+        as_of: int,
+        period: tuple[int, int] | None = None,
+    ) -> bool:
+        """Set the plan as it stood at ``as_of``, unless a later such change is already stored.
+
+        One atomic step for a (Stripe) event created at ``as_of``: a late event
+        never undoes a newer one; the same moment applies again (a replay is
+        harmless). With ``period``, the billing window is stored too, by
+        :meth:`set_billing_period`'s rule. True when the plan was stored.
+        :meth:`set_plan` (an operator's change) leaves ``as_of`` alone.
+        Raises UnknownUser.
+        """
+        ...
+
+    def set_stripe_customer(self, user_id: str, customer_id: str) -> None:
+        """Link the user to a Stripe customer id, replacing the one it had.
+
+        One customer belongs to one user: raises CustomerConflict when another
+        user has it, UnknownUser when there is no such user.
+        """
+        ...
+
+    def find_user_by_stripe_customer(self, customer_id: str) -> User | None:
+        """The user whose current Stripe customer id this is."""
         ...
 
 
@@ -191,6 +242,10 @@ class CreditStore(Protocol):
 class EventStore(Protocol):
     def mark_event(self, event_id: str, now: int) -> bool:
         """True the first time an (e.g. Stripe webhook) event id is seen, False after."""
+        ...
+
+    def has_event(self, event_id: str) -> bool:
+        """Whether :meth:`mark_event` has seen this id (a read; marks nothing)."""
         ...
 
 

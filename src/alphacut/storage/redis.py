@@ -2,7 +2,7 @@
 
 Every change that reads then writes is ONE Lua script, so it is atomic on the
 server whatever the number of clients. Each script only names keys of one
-cluster slot (see :mod:`alphacut.storage.keys`). Two operations span two
+cluster slot (see :mod:`alphacut.storage.keys`). Three operations span two
 directories and so run as short, ordered sequences of single-slot steps:
 
 - ``create_user``: claim the e-mail (and a fresh id) in ``{accounts}``, then
@@ -11,6 +11,9 @@ directories and so run as short, ordered sequences of single-slot steps:
 - ``add_key``: claim the prefix in ``{api_keys}``, link the hash to the user,
   then create ``api_key:{hash}`` last, so a key only authenticates once
   everything it needs exists. A failed step releases the prefix.
+- ``set_stripe_customer``: claim the customer id in ``{accounts}``, then write
+  it on ``user:{uid}``. A claim whose holder does not carry that id is stale
+  and may be taken over; ``find_user_by_stripe_customer`` checks the holder.
 
 The schema is versioned by the ``schema_version`` key; :data:`MIGRATIONS` are
 idempotent steps applied at open.
@@ -38,6 +41,7 @@ from alphacut.domain.clock import utc_year_month
 from alphacut.domain.principal import Channel
 from alphacut.storage import keys
 from alphacut.storage.base import (
+    CustomerConflict,
     DuplicateEmail,
     KeyConflict,
     RateDecision,
@@ -115,6 +119,39 @@ local stored = redis.call('HGET', KEYS[1], 'billing_period_start')
 if stored and tonumber(ARGV[1]) < tonumber(stored) then return 0 end
 redis.call('HSET', KEYS[1], 'billing_period_start', ARGV[1], 'billing_period_end', ARGV[2])
 return 1
+"""
+
+# KEYS: user. ARGV: plan, credits, as_of, period start ('' for none), period end
+# -> 1 stored, 0 a later change is stored, -1 no user
+_SET_PLAN_AS_OF = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local seen = redis.call('HGET', KEYS[1], 'plan_as_of')
+if seen and tonumber(ARGV[3]) < tonumber(seen) then return 0 end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1], 'included_credits', ARGV[2], 'plan_as_of', ARGV[3])
+if ARGV[4] ~= '' then
+  local stored = redis.call('HGET', KEYS[1], 'billing_period_start')
+  if not stored or tonumber(ARGV[4]) >= tonumber(stored) then
+    redis.call('HSET', KEYS[1], 'billing_period_start', ARGV[4], 'billing_period_end', ARGV[5])
+  end
+end
+return 1
+"""
+
+# KEYS: user, user's grants. ARGV: grant id, credits, now
+# -> the new balance, -1 no user, -2 granted before
+_ADD_PREPAID_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then return -2 end
+return redis.call('HINCRBY', KEYS[1], 'prepaid_credits', ARGV[2])
+"""
+
+# KEYS: customer index. ARGV: customer, user id, a stale owner to replace ('' for none)
+# -> the owner after the call
+_CLAIM_CUSTOMER = """
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and owner ~= ARGV[2] and owner ~= ARGV[3] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]
 """
 
 # KEYS: user, user's key set. ARGV: key hash -> 1 linked, 0 no user
@@ -205,6 +242,9 @@ class RedisStore:
         self._set_period, self._link_key = script(_SET_PERIOD), script(_LINK_KEY)
         self._release_prefix, self._revoke = script(_RELEASE_PREFIX), script(_REVOKE)
         self._take, self._refund, self._hit = script(_TAKE), script(_REFUND), script(_HIT)
+        self._set_plan_as_of = script(_SET_PLAN_AS_OF)
+        self._add_prepaid_once = script(_ADD_PREPAID_ONCE)
+        self._claim_customer = script(_CLAIM_CUSTOMER)
         self._migrate()
 
     @classmethod
@@ -324,6 +364,62 @@ class RedisStore:
             raise UnknownUser(user_id)
         return stored == 1
 
+    @_translated
+    def set_plan_as_of(
+        self,
+        user_id: str,
+        plan: str,
+        included_credits: int,
+        as_of: int,
+        period: tuple[int, int] | None = None,
+    ) -> bool:
+        check_not_negative("included_credits", included_credits)
+        if period is not None:
+            check_window(*period)
+        start, end = period if period is not None else ("", "")
+        stored = int(self._run(self._set_plan_as_of, [keys.user(user_id)],
+                               [plan, included_credits, as_of, start, end]))
+        if stored < 0:
+            raise UnknownUser(user_id)
+        return stored == 1
+
+    @_translated
+    def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
+        check_positive("credits", credits)
+        outcome = int(self._run(self._add_prepaid_once,
+                                [keys.user(user_id), _prepaid_grants(user_id)],
+                                [grant_id, credits, now]))
+        if outcome == -1:
+            raise UnknownUser(user_id)
+        return None if outcome == -2 else outcome
+
+    @_translated
+    def set_stripe_customer(self, user_id: str, customer_id: str) -> None:
+        # Two slots: claim the customer in {accounts}, then write the user's
+        # field. A claim whose holder does not carry the id (a crash between
+        # the steps, or a holder that moved to another customer) is stale.
+        if not self._client.exists(keys.user(user_id)):
+            raise UnknownUser(user_id)
+        owner = _text(self._run(self._claim_customer, [_CUSTOMER_TO_USER],
+                                [customer_id, user_id, ""]))
+        if owner != user_id:
+            holder = self.get_user(owner)
+            if holder is not None and holder.stripe_customer_id == customer_id:
+                raise CustomerConflict(customer_id, owner)
+            owner = _text(self._run(self._claim_customer, [_CUSTOMER_TO_USER],
+                                    [customer_id, user_id, owner]))
+            if owner != user_id:
+                raise CustomerConflict(customer_id, owner)
+        self._update_user(user_id, ["stripe_customer_id", customer_id])
+
+    @_translated
+    def find_user_by_stripe_customer(self, customer_id: str) -> User | None:
+        owner = self._client.hget(_CUSTOMER_TO_USER, customer_id)
+        if owner is None:
+            return None
+        user = self.get_user(_text(owner))
+        return user if user is not None and user.stripe_customer_id == customer_id else None
+
     # --- API keys -----------------------------------------------------------------
 
     @_translated
@@ -439,6 +535,10 @@ class RedisStore:
         return bool(self._client.set(keys.webhook_event(event_id), now, nx=True))
 
     @_translated
+    def has_event(self, event_id: str) -> bool:
+        return bool(self._client.exists(keys.webhook_event(event_id)))
+
+    @_translated
     def hit(self, bucket: str, limit: int, window_s: int, now: float) -> RateDecision:
         start, reset_at = fixed_window(now, window_s)
         hits = int(self._run(self._hit, [keys.rate_limit(bucket, start)],
@@ -446,6 +546,17 @@ class RedisStore:
         if hits < 0:
             return RateDecision(False, limit, 0, reset_at)
         return RateDecision(True, limit, limit - hits, reset_at)
+
+
+# --- keys of the Stripe records (belong in storage/keys.py with the rest) -------------
+
+# {accounts} slot: Stripe customer id -> user id (checked against the user's own field).
+_CUSTOMER_TO_USER = "{accounts}:stripe_customer_to_user"
+
+
+def _prepaid_grants(uid: str) -> str:
+    """Hash: purchase (grant) id -> unix second it was added, for add_prepaid_once."""
+    return f"user:{{{uid}}}:prepaid_grants"
 
 
 # --- records ------------------------------------------------------------------------

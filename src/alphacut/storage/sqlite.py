@@ -34,6 +34,7 @@ from alphacut.domain.accounts import (
 from alphacut.domain.clock import utc_year_month
 from alphacut.domain.principal import Channel
 from alphacut.storage.base import (
+    CustomerConflict,
     DuplicateEmail,
     KeyConflict,
     RateDecision,
@@ -106,6 +107,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (bucket, window_start)
         ) WITHOUT ROWID""",
         "CREATE INDEX rate_limits_by_expiry ON rate_limits (expires_at)",
+    ),
+    # 3: Stripe billing: event order of plan changes, purchases granted once
+    (
+        "ALTER TABLE users ADD COLUMN plan_as_of INTEGER",
+        """CREATE TABLE prepaid_grants (
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            grant_id TEXT NOT NULL,
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            granted_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, grant_id)
+        ) WITHOUT ROWID""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -340,18 +352,69 @@ class SqliteStore:
     def set_billing_period(self, user_id: str, start: int, end: int) -> bool:
         check_window(start, end)
         with self._write() as conn:
+            return _set_period(conn, user_id, start, end)
+
+    def set_plan_as_of(
+        self,
+        user_id: str,
+        plan: str,
+        included_credits: int,
+        as_of: int,
+        period: tuple[int, int] | None = None,
+    ) -> bool:
+        check_not_negative("included_credits", included_credits)
+        if period is not None:
+            check_window(*period)
+        with self._write() as conn:
             row = conn.execute(
-                "SELECT billing_period_start FROM users WHERE id = ?", (_int_id(user_id),)
+                "SELECT plan_as_of FROM users WHERE id = ?", (_int_id(user_id),)
             ).fetchone()
             if row is None:
                 raise UnknownUser(user_id)
-            if row[0] is not None and start < row[0]:
+            if row[0] is not None and as_of < row[0]:
                 return False
             conn.execute(
-                "UPDATE users SET billing_period_start = ?, billing_period_end = ? WHERE id = ?",
-                (start, end, _int_id(user_id)),
+                "UPDATE users SET plan = ?, included_credits = ?, plan_as_of = ? WHERE id = ?",
+                (plan, included_credits, as_of, _int_id(user_id)),
             )
+            if period is not None:
+                _set_period(conn, user_id, *period)
         return True
+
+    def set_stripe_customer(self, user_id: str, customer_id: str) -> None:
+        try:
+            self._update_user(user_id, "stripe_customer_id = ?", (customer_id,))
+        except sqlite3.IntegrityError as exc:
+            holder = self.find_user_by_stripe_customer(customer_id)
+            raise CustomerConflict(customer_id, holder.id if holder else "?") from exc
+
+    def find_user_by_stripe_customer(self, customer_id: str) -> User | None:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE stripe_customer_id = ?", (customer_id,)
+            ).fetchone()
+        return None if row is None else _user(row)
+
+    def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
+        check_positive("credits", credits)
+        with self._write() as conn:
+            if not _user_exists(conn, user_id):
+                raise UnknownUser(user_id)
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO prepaid_grants (user_id, grant_id, credits, granted_at) "
+                "VALUES (?, ?, ?, ?)",
+                (_int_id(user_id), grant_id, credits, now),
+            )
+            if cursor.rowcount == 0:
+                return None
+            conn.execute(
+                "UPDATE users SET prepaid_credits = prepaid_credits + ? WHERE id = ?",
+                (credits, _int_id(user_id)),
+            )
+            row = conn.execute(
+                "SELECT prepaid_credits FROM users WHERE id = ?", (_int_id(user_id),)
+            ).fetchone()
+        return int(row[0])
 
     def _update_user(self, user_id: str, assignments: str, values: tuple[object, ...]) -> None:
         with self._write() as conn:
@@ -491,6 +554,11 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
+    def has_event(self, event_id: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute("SELECT 1 FROM webhook_events WHERE id = ?", (event_id,)).fetchone()
+        return row is not None
+
     def hit(self, bucket: str, limit: int, window_s: int, now: float) -> RateDecision:
         start, reset_at = fixed_window(now, window_s)
         with self._write() as conn:
@@ -523,6 +591,22 @@ def _int_id(user_id: str) -> int:
 def _user_exists(conn: sqlite3.Connection, user_id: str) -> bool:
     row = conn.execute("SELECT 1 FROM users WHERE id = ?", (_int_id(user_id),)).fetchone()
     return row is not None
+
+
+def _set_period(conn: sqlite3.Connection, user_id: str, start: int, end: int) -> bool:
+    """Store the window unless it starts before the stored one (inside a write transaction)."""
+    row = conn.execute(
+        "SELECT billing_period_start FROM users WHERE id = ?", (_int_id(user_id),)
+    ).fetchone()
+    if row is None:
+        raise UnknownUser(user_id)
+    if row[0] is not None and start < row[0]:
+        return False
+    conn.execute(
+        "UPDATE users SET billing_period_start = ?, billing_period_end = ? WHERE id = ?",
+        (start, end, _int_id(user_id)),
+    )
+    return True
 
 
 def _count_up(conn: sqlite3.Connection, charge: Charge) -> None:

@@ -25,7 +25,7 @@ from alphacut.web.errors import install_error_handlers
 from alphacut.web.metrics import Metrics
 from alphacut.web.middleware import RequestContext
 from alphacut.web.openapi import install_openapi
-from alphacut.web.routes import docs, health, rmbg
+from alphacut.web.routes import admin, docs, health, rmbg, stripe, usage
 from alphacut.web.upload import UploadLimits
 
 log = logging.getLogger("alphacut.web")
@@ -83,5 +83,8 @@ def create_app(
     install_openapi(app)
     app.include_router(rmbg.router)
     app.include_router(health.router)
+    app.include_router(admin.router, include_in_schema=bool(settings.admin_token))
+    app.include_router(usage.router)
+    app.include_router(stripe.router)
     docs.install_docs(app)
     return app

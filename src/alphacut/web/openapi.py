@@ -167,12 +167,12 @@ def install_openapi(app: FastAPI) -> None:
                                  description=app.description, routes=app.routes)
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-            components["securitySchemes"] = {
+            components.setdefault("securitySchemes", {}).update({
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
                            "description": "Your API key. Without one, requests are anonymous."},
                 "UserToken": {"type": "http", "scheme": "bearer",
                               "description": "A web-app user token (counts as app usage)."},
-            }
+            })
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,0 +1,247 @@
+"""The admin HTTP API (``/admin/...``): the CLI's account commands, over HTTP.
+
+Off unless ALPHACUT_ADMIN_TOKEN is set: every route then answers 404, like a
+path that does not exist. When on, every call carries
+``Authorization: Bearer <token>``. The token is checked before the body is
+read, so someone without it learns nothing about a request, not even that its
+body is malformed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from alphacut.domain.accounts import ApiKey, User
+from alphacut.errors import AlphacutError, Unauthorized
+from alphacut.web.deps import Services, get_services
+
+# --- errors --------------------------------------------------------------------
+
+
+class AdminApiOff(AlphacutError):
+    """The same answer as an unknown path: an admin API that is off does not exist."""
+
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("Not Found")
+
+
+class InvalidAdminToken(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__("invalid admin token")
+
+
+class InvalidBody(AlphacutError):
+    status = 422
+
+    def __init__(self, errors: Sequence[Any]) -> None:
+        super().__init__("Invalid request body: " + "; ".join(_describe(e) for e in errors))
+
+
+def _describe(error: Any) -> str:
+    if error.get("type") == "json_invalid":
+        return "not valid JSON"
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+# --- the gate ------------------------------------------------------------------
+
+
+def _authorize(request: Request) -> None:
+    expected = get_services(request).settings.admin_token
+    if not expected:
+        raise AdminApiOff()
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Compare bytes: compare_digest refuses non-ASCII str, and a header may hold any
+    # byte (Starlette decodes headers as latin-1, so this gives back the bytes sent).
+    sent = given.strip().encode("latin-1")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, expected.encode()):
+        raise InvalidAdminToken()
+
+
+class _AdminRoute(APIRoute):
+    """Checks the token before FastAPI reads the body; renders a bad body as our error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def gated(request: Request) -> Response:
+            _authorize(request)
+            try:
+                return await handle(request)
+            except RequestValidationError as exc:
+                raise InvalidBody(exc.errors()) from exc
+
+        return gated
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+# The gate above does the checking; this dependency declares the scheme in the
+# OpenAPI document (and Swagger UI's Authorize dialog).
+_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
+                     description="ALPHACUT_ADMIN_TOKEN (the admin API is off when unset).")
+
+router = APIRouter(
+    prefix="/admin", tags=["admin"], route_class=_AdminRoute, dependencies=[Depends(_bearer)],
+    responses={401: _error("Missing or wrong admin token."),
+               404: _error("The admin API is off (ALPHACUT_ADMIN_TOKEN is unset)."),
+               422: _error("The JSON body is malformed or a field is out of range.")},
+)
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+_UNKNOWN_USER: dict[int | str, dict[str, Any]] = {
+    404: _error("The admin API is off, or no user has this id.")}
+
+
+# --- bodies ----------------------------------------------------------------------
+
+
+class CreateUser(BaseModel):
+    email: str = Field(min_length=3, max_length=320,
+                       description="Unique whatever its case; stored trimmed, lower case.")
+    plan: str | None = Field(None, min_length=1,
+                             description="Plan label; default ALPHACUT_DEFAULT_PLAN.")
+    credits: int | None = Field(None, ge=0, description="Included credits per billing "
+                                "period; default ALPHACUT_DEFAULT_INCLUDED_CREDITS.")
+    prepaid: int = Field(0, ge=0, description="Prepaid credits to start with.")
+    verified: bool = Field(False, description="Mark the e-mail address verified already.")
+
+
+class SetPlan(BaseModel):
+    plan: str = Field(min_length=1, description="Plan label, e.g. Premium-20000.")
+    credits: int = Field(ge=0, description="Included credits per billing period.")
+
+
+class AddCredits(BaseModel):
+    credits: int = Field(ge=1, description="Prepaid credits to add to the balance.")
+
+
+class UserRecord(BaseModel):
+    id: str
+    email: str
+    email_verified: bool = Field(description="Unverified users' keys answer 403.")
+    plan: str
+    included_credits: int = Field(description="Per billing period; used first.")
+    prepaid_credits: int = Field(description="Balance; used once included ones run out.")
+    created_at: int = Field(description="Unix seconds (UTC).")
+
+    @classmethod
+    def of(cls, user: User) -> UserRecord:
+        return cls(id=user.id, email=user.email, email_verified=user.email_verified,
+                   plan=user.plan, included_credits=user.included_credits,
+                   prepaid_credits=user.prepaid_credits, created_at=user.created_at)
+
+
+class ApiKeyRecord(BaseModel):
+    """A key as stored: its visible prefix, never the secret nor its hash."""
+
+    prefix: str = Field(description="The key's first characters; names it for revocation.")
+    user_id: str
+    created_at: int = Field(description="Unix seconds (UTC).")
+    last_used_at: int | None = Field(description="Unix seconds (UTC); null if never used.")
+    revoked_at: int | None = Field(description="Unix seconds (UTC); null while active.")
+    active: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyRecord:
+        return cls(prefix=key.prefix, user_id=key.user_id, created_at=key.created_at,
+                   last_used_at=key.last_used_at, revoked_at=key.revoked_at,
+                   active=key.active)
+
+
+class NewApiKey(BaseModel):
+    key: str = Field(description="The secret, in this answer only: it cannot be shown again.")
+    prefix: str
+    user_id: str
+    created_at: int = Field(description="Unix seconds (UTC).")
+
+
+class RevokedKey(BaseModel):
+    revoked: str = Field(description="The prefix of the key revoked.")
+
+
+# --- routes ----------------------------------------------------------------------
+
+
+@router.post("/users", status_code=201, summary="Create a user",
+             responses={400: _error("Not an e-mail address."),
+                        409: _error("A user with this e-mail address exists.")})
+async def create_user(body: CreateUser, services: ServicesDep) -> UserRecord:
+    settings = services.settings
+    user = await run_in_threadpool(
+        services.accounts.create_user, body.email,
+        body.plan if body.plan is not None else settings.default_plan,
+        body.credits if body.credits is not None else settings.default_included_credits,
+        body.verified, body.prepaid,
+    )
+    return UserRecord.of(user)
+
+
+@router.get("/users", summary="List every user, oldest first")
+async def list_users(services: ServicesDep) -> list[UserRecord]:
+    found = await run_in_threadpool(services.accounts.users)
+    return [UserRecord.of(user) for user in found]
+
+
+@router.get("/users/{user_id}", summary="Show one user", responses=_UNKNOWN_USER)
+async def show_user(user_id: str, services: ServicesDep) -> UserRecord:
+    return UserRecord.of(await run_in_threadpool(services.accounts.user, user_id))
+
+
+@router.post("/users/{user_id}/verify", summary="Mark a user's e-mail address verified",
+             responses=_UNKNOWN_USER)
+async def verify_user(user_id: str, services: ServicesDep) -> UserRecord:
+    return UserRecord.of(await run_in_threadpool(services.accounts.verify, user_id))
+
+
+@router.put("/users/{user_id}/plan", summary="Set a user's plan and included credits",
+            responses=_UNKNOWN_USER)
+async def set_plan(user_id: str, body: SetPlan, services: ServicesDep) -> UserRecord:
+    user = await run_in_threadpool(services.accounts.set_plan, user_id, body.plan, body.credits)
+    return UserRecord.of(user)
+
+
+@router.post("/users/{user_id}/credits", summary="Add prepaid credits",
+             responses=_UNKNOWN_USER)
+async def add_credits(user_id: str, body: AddCredits, services: ServicesDep) -> UserRecord:
+    user = await run_in_threadpool(services.accounts.add_prepaid, user_id, body.credits)
+    return UserRecord.of(user)
+
+
+@router.post("/users/{user_id}/keys", status_code=201,
+             summary="Create an API key (the secret is in this answer only)",
+             responses=_UNKNOWN_USER)
+async def create_key(user_id: str, services: ServicesDep) -> NewApiKey:
+    new = await run_in_threadpool(services.accounts.create_key, user_id)
+    return NewApiKey(key=new.key, prefix=new.record.prefix, user_id=new.record.user_id,
+                     created_at=new.record.created_at)
+
+
+@router.get("/users/{user_id}/keys", summary="List a user's API keys, revoked ones included",
+            responses=_UNKNOWN_USER)
+async def list_keys(user_id: str, services: ServicesDep) -> list[ApiKeyRecord]:
+    found = await run_in_threadpool(services.accounts.keys, user_id)
+    return [ApiKeyRecord.of(key) for key in found]
+
+
+@router.delete("/keys/{prefix}", summary="Revoke an API key by its prefix",
+               responses={404: _error("The admin API is off, or no active key has this "
+                                      "prefix.")})
+async def revoke_key(prefix: str, services: ServicesDep) -> RevokedKey:
+    await run_in_threadpool(services.accounts.revoke_key, prefix)
+    return RevokedKey(revoked=prefix)
