@@ -6,7 +6,11 @@ message is built here and nowhere else. Adapters (web, CLI) only render these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
 
@@ -140,6 +144,28 @@ class MultipleValidationErrors(BadRequest):
             "details": [{"field": d.field, "message": d.message} for d in self.details],
             "status": self.status,
         }
+
+
+class FieldErrors:
+    """Collects every field error of one request, so all are reported together."""
+
+    def __init__(self) -> None:
+        self.errors: list[InvalidField] = []
+
+    def attempt(self, parse: Callable[[], T], default: T) -> T:
+        """The parsed value, or ``default`` with the error kept for later."""
+        try:
+            return parse()
+        except InvalidField as err:
+            self.errors.append(err)
+            return default
+
+    def add(self, error: InvalidField) -> None:
+        self.errors.append(error)
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise field_errors(self.errors)
 
 
 def field_errors(errors: list[InvalidField]) -> AlphacutError:

@@ -9,16 +9,13 @@ renewal", so a window that Stripe reports as ``[start, renewal)`` ends at
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from alphacut.domain.accounts import CycleUsage, Usage
 from alphacut.domain.clock import month_bounds, utc_year_month
 from alphacut.domain.options import parse_bool
-from alphacut.errors import InvalidField, field_errors
-
-T = TypeVar("T")
+from alphacut.errors import FieldErrors, InvalidField
 
 MAX_YEAR = 9999
 LAST_UNIX = 253_402_300_799  # 9999-12-31T23:59:59Z: the last second a `year` can name
@@ -174,14 +171,8 @@ def parse_usage_query(params: Mapping[str, str]) -> UsageQuery:
 
     if parse_bool("listBillingCycles", raw("listBillingCycles"), False):
         return UsageQuery(list_cycles=True)
-    errors: list[InvalidField] = []
-
-    def attempt(parse: Callable[[], T], default: T) -> T:
-        try:
-            return parse()
-        except InvalidField as err:
-            errors.append(err)
-            return default
+    errors = FieldErrors()
+    attempt = errors.attempt
 
     def number(name: str, low: int, high: int) -> int | None:
         if not raw(name).strip():
@@ -195,9 +186,8 @@ def parse_usage_query(params: Mapping[str, str]) -> UsageQuery:
     included = attempt(lambda: parse_bool("includeBillingCycle", raw("includeBillingCycle"),
                                           False), False)
     if raw("periodStartUnix").strip() and (raw("year").strip() or raw("month").strip()):
-        errors.append(InvalidField(
+        errors.add(InvalidField(
             "periodStartUnix", "Cannot use 'periodStartUnix' together with 'year' or 'month'. "
             "Choose one or the other."))
-    if errors:
-        raise field_errors(errors)
+    errors.raise_any()
     return UsageQuery(year, month, period_start, BILLING_CYCLE in flags or included)

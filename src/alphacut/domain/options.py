@@ -9,15 +9,12 @@ than one as the contract's "Multiple validation errors".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
 
 from alphacut.domain.colors import RGBA, parse_color
-from alphacut.errors import InvalidField, field_errors
-
-T = TypeVar("T")
+from alphacut.errors import FieldErrors, InvalidField
 
 MAX_TARGET_SIDE = 10000
 MAX_ANGLE = 360.0
@@ -134,15 +131,9 @@ def parse_bool(name: str, raw: str, default: bool) -> bool:
 
 def parse_options(fields: Mapping[str, str]) -> RemovalOptions:
     """Parse the contract's form fields. Unknown fields (``return_base64``...) are ignored."""
-    errors: list[InvalidField] = []
+    errors = FieldErrors()
+    attempt = errors.attempt
     defaults = RemovalOptions()
-
-    def attempt(parse: Callable[[], T], default: T) -> T:
-        try:
-            return parse()
-        except InvalidField as err:
-            errors.append(err)
-            return default
 
     def raw(name: str) -> str:
         return fields.get(name) or ""
@@ -159,10 +150,9 @@ def parse_options(fields: Mapping[str, str]) -> RemovalOptions:
     mask = attempt(lambda: parse_bool("mask", raw("mask"), False), False)
     expand = attempt(lambda: parse_bool("expand", raw("expand"), True), True)
     if mask and bg_color is not None:
-        errors.append(InvalidField(
+        errors.add(InvalidField(
             "mask", "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other."
         ))
-    if errors:
-        raise field_errors(errors)
+    errors.raise_any()
     model = raw("model").strip() or None
     return RemovalOptions(fmt, width, height, exact, mask, bg_color, angle, expand, model)
