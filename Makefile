@@ -7,7 +7,7 @@ MODEL ?= u2netp
 HOST ?= 127.0.0.1
 PORT ?= 7000
 
-.PHONY: install model serve test test-deps lint bench-env bench eval clean
+.PHONY: install model serve test test-deps lint bench-env bench bench-http eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench: model bench-env
 # Options: DATA=dir (default ../shared/data/dev), LIMIT=N, EVAL_ARGS (e.g. --json).
 eval: model bench-env
 	$(BIN)/python scripts/eval.py $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
+
+# HTTP load against alphacut and rembg's own server (`rembg s`), same inputs and model.
+# Options: BENCH_HTTP_ARGS (e.g. --requests 40, --soak 2000, --json).
+bench-http: model bench-env
+	$(BIN)/python scripts/bench_http.py $(BENCH_HTTP_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 
 from alphacut.errors import CorruptImage
 
+_ORIENTATION = 0x0112
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _WIDE_GRAY = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
@@ -30,8 +31,10 @@ def decode(image: Image.Image) -> Decoded:
             image.load()
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise CorruptImage(str(exc) or type(exc).__name__) from exc
-    oriented = ImageOps.exif_transpose(image) or image
-    return _split_mode(oriented)
+    # Only a tagged image is transposed; in place otherwise would still copy the pixels.
+    if image.getexif().get(_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image) or image
+    return _split_mode(image)
 
 
 def _split_mode(image: Image.Image) -> Decoded:

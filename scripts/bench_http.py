@@ -1,0 +1,295 @@
+"""make bench-http: bounded HTTP load against alphacut and rembg's own server, same run.
+
+Both servers get the same 2 MP JPEGs and answer PNG with the same u2netp file.
+For each concurrency level the two are measured back to back: requests/s,
+p50/p95/p99 latency, errors, peak RSS (server process tree), response size.
+Then the ratios and the targets of the HTTP issue are printed as PASS/FAIL.
+
+    .venv/bin/python scripts/bench_http.py [--levels 1,2,4,8] [--requests 24] [--soak 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_PY = ROOT / ".venv-bench" / "bin"
+PHOTOS = ["horse_on_grass", "coffee", "astronaut", "chelsea"]
+SIZE_2MP = (1728, 1152)
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    files_field: str
+    data: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    bytes_out: list[int] = field(default_factory=list)
+    wall: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
+
+
+def make_inputs() -> list[bytes]:
+    images = []
+    for name in PHOTOS:
+        photo = Image.open(ROOT / "tests" / "fixtures" / "images" / f"{name}.jpg").convert("RGB")
+        buffer = io.BytesIO()
+        photo.resize(SIZE_2MP, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=90)
+        images.append(buffer.getvalue())
+    return images
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and its children, from /proc."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        pids += [int(p) for p in children.stdout.split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_alphacut(port: int, env: dict[str, str]) -> Server:
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "alphacut"), "serve", "--port", str(port)],
+        env={**env, "ALPHACUT_LOG_FORMAT": "text"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/readyz")
+    while httpx.get(f"http://127.0.0.1:{port}/readyz").status_code != 200:
+        time.sleep(0.2)
+    return Server("alphacut", f"http://127.0.0.1:{port}/rmbg", "image", {"format": "png"},
+                  process)
+
+
+def start_rembg(port: int, env: dict[str, str], models_dir: Path) -> Server:
+    process = subprocess.Popen(
+        [str(BENCH_PY / "rembg"), "s", "--host", "127.0.0.1", "--port", str(port)],
+        env={**env, "U2NET_HOME": str(models_dir)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/")
+    return Server("rembg", f"http://127.0.0.1:{port}/api/remove", "file", {"model": "u2netp"},
+                  process)
+
+
+async def load(server: Server, images: list[bytes], concurrency: int, total: int) -> Run:
+    run = Run()
+    counter = iter(range(total))
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            run.peak_rss_mb = max(run.peak_rss_mb, tree_rss_mb(server.process.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            started = time.perf_counter()
+            try:
+                reply = await client.post(
+                    server.url, data=server.data,
+                    files={server.files_field: ("photo.jpg", images[i % len(images)],
+                                                "image/jpeg")})
+                ok = reply.status_code == 200 and reply.content[:4] == b"\x89PNG"
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                run.latencies.append(time.perf_counter() - started)
+                run.bytes_out.append(len(reply.content))
+            else:
+                run.errors += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        run.wall = time.perf_counter() - began
+    stop.set()
+    sampler.join()
+    return run
+
+
+def core_bound(images: list[bytes]) -> float:
+    """Images/s the machine can do in-process with every core busy (the 2-core bound)."""
+    code = f"""
+import time, sys
+from concurrent.futures import ThreadPoolExecutor
+from alphacut.engine.pipeline import Engine
+from alphacut.domain.options import OutputFormat, RemovalOptions
+from alphacut.settings import Settings
+images = [open(p, 'rb').read() for p in sys.argv[1:]]
+cores = {os.cpu_count() or 1}
+engine = Engine(Settings(intra_op_threads=1)); engine.warm()
+opts = RemovalOptions(format=OutputFormat.PNG)
+n = 8 * cores
+started = time.perf_counter()
+with ThreadPoolExecutor(cores) as pool:
+    list(pool.map(lambda i: engine.remove(images[i % len(images)], opts), range(n)))
+print(n / (time.perf_counter() - started))
+"""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, data in enumerate(images):
+            path = Path(tmp) / f"{i}.jpg"
+            path.write_bytes(data)
+            paths.append(str(path))
+        out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, *paths],
+                             capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument("--requests", type=int, default=24, help="requests per level and side")
+    parser.add_argument("--soak", type=int, default=0, help="extra alphacut-only requests at c=8")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    images = make_inputs()
+    env = dict(os.environ)
+    models_dir = Path(subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c",
+         "from alphacut.settings import Settings; print(Settings().models_dir)"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    bound = core_bound(images)
+    results: dict[str, dict[int, Run]] = {"alphacut": {}, "rembg": {}}
+    servers = [start_alphacut(7401, env)]
+    if (BENCH_PY / "rembg").exists():
+        servers.append(start_rembg(7402, env, models_dir))
+    else:
+        print("rembg bench env missing: run `make bench-env`", file=sys.stderr)
+    try:
+        for server in servers:  # warm both
+            asyncio.run(load(server, images, 1, 2))
+        for level in levels:
+            for server in servers:
+                results[server.name][level] = asyncio.run(
+                    load(server, images, level, max(args.requests, 2 * level)))
+        soak = asyncio.run(load(servers[0], images, 8, args.soak)) if args.soak else None
+    finally:
+        for server in servers:
+            server.process.terminate()
+            server.process.wait(timeout=30)
+    report(results, levels, bound, soak, args.json)
+    return 0
+
+
+def report(results: dict[str, dict[int, Run]], levels: list[int], bound: float,
+           soak: Run | None, as_json: bool) -> None:
+    rows = []
+    for level in levels:
+        ours, theirs = results["alphacut"][level], results["rembg"].get(level)
+        rows.append({
+            "concurrency": level,
+            "alphacut_rps": round(ours.rps, 2),
+            "rembg_rps": round(theirs.rps, 2) if theirs else None,
+            "ratio_rps": round(ours.rps / theirs.rps, 2) if theirs and theirs.rps else None,
+            "alphacut_p50": round(ours.pct(0.5), 3), "alphacut_p95": round(ours.pct(0.95), 3),
+            "alphacut_p99": round(ours.pct(0.99), 3),
+            "rembg_p50": round(theirs.pct(0.5), 3) if theirs else None,
+            "rembg_p95": round(theirs.pct(0.95), 3) if theirs else None,
+            "rembg_p99": round(theirs.pct(0.99), 3) if theirs else None,
+            "errors": [ours.errors, theirs.errors if theirs else None],
+            "alphacut_rss_mb": round(ours.peak_rss_mb), "rembg_rss_mb":
+                round(theirs.peak_rss_mb) if theirs else None,
+            "alphacut_kb": round(statistics.mean(ours.bytes_out) / 1024) if ours.bytes_out else 0,
+            "rembg_kb": round(statistics.mean(theirs.bytes_out) / 1024)
+                if theirs and theirs.bytes_out else None,
+            "of_core_bound": round(ours.rps / bound, 2),
+        })
+    summary = {"core_bound_rps": round(bound, 2), "levels": rows}
+    if soak:
+        summary["soak"] = {"requests": len(soak.latencies), "errors": soak.errors,
+                           "peak_rss_mb": round(soak.peak_rss_mb), "rps": round(soak.rps, 2)}
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"2-core bound (in-process, all cores busy): {bound:.2f} images/s at 2 MP\n")
+    head = ("c", "ours rps", "rembg rps", "x", "ours p50/p95/p99 s", "rembg p50/p95/p99 s",
+            "err", "RSS MB ours/rembg", "KB ours/rembg", "of bound")
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join(str(v) for v in (
+            r["concurrency"], r["alphacut_rps"], r["rembg_rps"], r["ratio_rps"],
+            f'{r["alphacut_p50"]}/{r["alphacut_p95"]}/{r["alphacut_p99"]}',
+            f'{r["rembg_p50"]}/{r["rembg_p95"]}/{r["rembg_p99"]}', r["errors"],
+            f'{r["alphacut_rss_mb"]}/{r["rembg_rss_mb"]}', f'{r["alphacut_kb"]}/{r["rembg_kb"]}',
+            r["of_core_bound"])))
+    print()
+    for r in rows:
+        c = r["concurrency"]
+        if r["ratio_rps"] is not None:
+            verdict(f"c={c}: >= 1.4x rembg requests/s ({r['ratio_rps']}x)", r["ratio_rps"] >= 1.4)
+            verdict(f"c={c}: lower p95 than rembg", r["alphacut_p95"] < r["rembg_p95"])
+        if c >= 2:
+            verdict(f"c={c}: >= 90% of the core bound ({r['of_core_bound']:.0%})",
+                    r["of_core_bound"] >= 0.9)
+        verdict(f"c={c}: zero errors", r["errors"][0] == 0)
+    c8 = next((r for r in rows if r["concurrency"] == 8), None)
+    if c8:
+        verdict(f"peak RSS at c=8 under 1 GB ({c8['alphacut_rss_mb']} MB)",
+                c8["alphacut_rss_mb"] < 1024)
+    if soak:
+        verdict(f"soak: {len(soak.latencies)} requests, {soak.errors} errors, "
+                f"peak RSS {soak.peak_rss_mb:.0f} MB", soak.errors == 0)
+
+
+def verdict(text: str, ok: bool) -> None:
+    print(f"{'PASS' if ok else 'FAIL'}  {text}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
