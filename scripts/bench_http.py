@@ -99,10 +99,13 @@ def wait_ready(url: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_alphacut(port: int, env: dict[str, str]) -> Server:
+def start_alphacut(port: int, env: dict[str, str], data_dir: str) -> Server:
+    # Anonymous like rembg's server: allowances out of the way, a throw-away store.
+    limits = {"ALPHACUT_RATE_LIMIT_ANONYMOUS": "1000000",
+              "ALPHACUT_ANONYMOUS_DAILY_LIMIT": "1000000", "ALPHACUT_DATA_DIR": data_dir}
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "alphacut"), "serve", "--port", str(port)],
-        env={**env, "ALPHACUT_LOG_FORMAT": "text"}, stdout=subprocess.DEVNULL,
+        env={**limits, **env, "ALPHACUT_LOG_FORMAT": "text"}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     wait_ready(f"http://127.0.0.1:{port}/readyz")
     while httpx.get(f"http://127.0.0.1:{port}/readyz").status_code != 200:
@@ -206,7 +209,8 @@ def main() -> int:
         capture_output=True, text=True, check=True).stdout.strip())
     bound = core_bound(images)
     results: dict[str, dict[int, Run]] = {"alphacut": {}, "rembg": {}}
-    servers = [start_alphacut(7401, env)]
+    data_dir = tempfile.mkdtemp(prefix="alphacut-bench-")
+    servers = [start_alphacut(7401, env, data_dir)]
     if (BENCH_PY / "rembg").exists():
         servers.append(start_rembg(7402, env, models_dir))
     else:

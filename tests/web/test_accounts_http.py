@@ -105,7 +105,8 @@ def test_short_window_rate_limit(served: Serve) -> None:
 
 def test_anonymous_rate_limit_per_address(served: Serve) -> None:
     with served(rate_limit_anonymous=1, rate_window_s=3600) as s:
-        assert rmbg(s.base).status_code == 200
+        first = rmbg(s.base)
+        assert first.status_code == 200 and "x-credits-charged" not in first.headers
         reply = rmbg(s.base)
     assert reply.status_code == 429 and "too quickly" in reply.json()["error"]
 
@@ -124,9 +125,13 @@ def test_anonymous_daily_allowance(served: Serve) -> None:
 def test_included_then_prepaid_then_monthly_limit(served: Serve) -> None:
     with served() as s:
         user_id, key = user_with_key(s, credits=1, prepaid=1)
-        assert rmbg(s.base, {"x-api-key": key}).status_code == 200
+        first = rmbg(s.base, {"x-api-key": key})
+        assert first.status_code == 200
+        assert (first.headers["x-credits-charged"], first.headers["x-credits-remaining"]) == (
+            "1", "1")
         assert s.accounts.user(user_id).prepaid_credits == 1  # included first
-        assert rmbg(s.base, {"x-api-key": key}).status_code == 200
+        second = rmbg(s.base, {"x-api-key": key})
+        assert second.headers["x-credits-remaining"] == "0"
         assert s.accounts.user(user_id).prepaid_credits == 0
         reply = rmbg(s.base, {"x-api-key": key})
         usage = s.accounts.store.month_usage(user_id, *this_month())

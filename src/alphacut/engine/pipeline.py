@@ -89,7 +89,8 @@ class Engine:
             loaded = self._models.get(spec.name)
             if loaded is None:
                 path = self.store.ensure(spec)
-                threads = Threads(self.settings.intra_op_threads, self.settings.inter_op_threads)
+                threads = Threads(self.settings.intra_op_threads, self.settings.inter_op_threads,
+                                  self.settings.adaptive_threads)
                 loaded = self._models[spec.name] = OnnxModel(spec, path, threads)
             return loaded
 

@@ -84,6 +84,17 @@ class QuotaService:
             raise MonthlyLimitReached(max(1, int(end - now) + 1))
         return Admission(rate, charge)
 
+    def credits_left(self, admission: Admission, now: float) -> int | None:
+        """Included credits left in the window plus prepaid, after this image (users only)."""
+        charge = admission.charge
+        if charge is None:
+            return None
+        user = self.store.get_user(charge.user_id)
+        if user is None:
+            return None
+        used = self.store.cycle_usage(user.id, charge.period_start).total
+        return max(0, user.included_credits - used) + user.prepaid_credits
+
     def give_back(self, admission: Admission) -> None:
         """The image failed: it costs nothing."""
         if admission.charge is not None:

@@ -55,6 +55,9 @@ async def rmbg(
             services.metrics.in_flight.dec()
     services.metrics.observe_stages(result.timings)
     headers = _headers(result) | rate_headers(rate)
+    left = await run_in_threadpool(quota.credits_left, admission, services.clock.now())
+    if left is not None:
+        headers |= {"X-Credits-Charged": "1", "X-Credits-Remaining": str(left)}
     return Response(result.content, media_type=result.media_type, headers=headers)
 
 
