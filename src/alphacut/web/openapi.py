@@ -135,6 +135,17 @@ RMBG_OPERATION: dict[str, Any] = {
                                  "schema": {"type": "string"}},
                 "Server-Timing": {"description": "decode, inference, encode... in ms.",
                                   "schema": {"type": "string"}},
+                "X-RateLimit-Limit": {"description": "Images allowed per rate window.",
+                                      "schema": {"type": "integer"}},
+                "X-RateLimit-Remaining": {"description": "Images left in this window.",
+                                          "schema": {"type": "integer"}},
+                "X-RateLimit-Reset": {"description": "Unix second the window restarts.",
+                                      "schema": {"type": "integer"}},
+                "X-Credits-Charged": {"description": "Credits used (key or token only).",
+                                      "schema": {"type": "integer"}},
+                "X-Credits-Remaining": {"description": "Included (this window) + prepaid "
+                                        "credits left (key or token only).",
+                                        "schema": {"type": "integer"}},
             },
             "content": {m: {"schema": {"type": "string", "format": "binary"}}
                         for m in ("image/webp", "image/png", "image/jpeg", "image/bmp")},
