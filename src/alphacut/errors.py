@@ -119,6 +119,15 @@ class CorruptImage(BadRequest):
         super().__init__(f"The image could not be decoded: {detail}")
 
 
+class UploadTimeout(AlphacutError):
+    """The sender went silent, or took too long in total (see docs/api.md)."""
+
+    status = 408
+
+    def __init__(self) -> None:
+        super().__init__("The upload was too slow and timed out. Please retry.")
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str

@@ -9,7 +9,6 @@ form fields, all of them collected at once. Only then is any pixel decoded.
 from __future__ import annotations
 
 from alphacut.domain.options import RemovalOptions, parse_options
-from alphacut.domain.principal import Principal
 from alphacut.domain.upload import Upload
 from alphacut.engine.pipeline import Engine, Result
 from alphacut.engine.runner import Runner
@@ -35,8 +34,7 @@ class RemovalService:
         self.engine.spec(options.model)
         return options
 
-    async def remove(self, principal: Principal, content: bytes,
-                     options: RemovalOptions) -> Result:
-        # Accounts, rate limits and credits hook in here (charge only on success).
-        del principal
+    async def remove(self, content: bytes, options: RemovalOptions) -> Result:
+        """Run the engine off the event loop (credits are taken and refunded by the caller,
+        around this call: see web/routes/rmbg.py)."""
         return await self.runner.run(lambda: self.engine.remove(content, options))

@@ -18,18 +18,11 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from alphacut.domain.upload import Upload
-from alphacut.errors import AlphacutError, BadRequest, FileTooLarge, NoImage
+from alphacut.errors import BadRequest, FileTooLarge, NoImage, UploadTimeout
 
 IMAGE_FIELD = "image"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 64
-
-
-class UploadTimeout(AlphacutError):
-    status = 408
-
-    def __init__(self) -> None:
-        super().__init__("The upload was too slow and timed out. Please retry.")
 
 
 @dataclass(frozen=True)

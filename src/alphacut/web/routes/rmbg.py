@@ -47,7 +47,7 @@ async def rmbg(
         admission = await run_in_threadpool(quota.take, principal, rate, services.clock.now())
         services.metrics.in_flight.inc()
         try:
-            result = await services.removal.remove(principal, upload.content, options)
+            result = await services.removal.remove(upload.content, options)
         except BaseException:
             await run_in_threadpool(quota.give_back, admission)
             raise
