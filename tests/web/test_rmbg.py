@@ -63,6 +63,13 @@ ERROR_ROWS = [
     pytest.param({"mask": "true", "bg_color": "red"}, {"image": ("a.jpg", JPEG)},
                  "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other.",
                  id="mask-and-color"),
+    # alphacut's extension fields follow the contract's boolean rules.
+    pytest.param({"refine": "maybe"}, {"image": ("a.jpg", JPEG)},
+                 "'refine' must be a boolean (true/false, 1/0, yes/no), got: 'maybe'",
+                 id="refine-boolean"),
+    pytest.param({"tta": "2"}, {"image": ("a.jpg", JPEG)},
+                 "'tta' must be a boolean (true/false, 1/0, yes/no), got: '2'",
+                 id="tta-boolean"),
 ]
 
 
@@ -179,3 +186,41 @@ def test_file_over_50_mb_streams_and_is_refused(client: httpx.Client) -> None:
     assert reply.status_code == 400
     assert reply.json() == {
         "error": "File size (55.2 MB) exceeds the maximum allowed size of 50 MB.", "status": 400}
+
+
+def alpha_and_rgb(content: bytes) -> tuple[np.ndarray, np.ndarray]:
+    rgba = np.asarray(decode_bytes(content).convert("RGBA"))
+    return rgba[..., 3].astype(int), rgba[..., :3].astype(int)
+
+
+def test_refinement_fields_switch_the_steps(client: httpx.Client) -> None:
+    """Unset = the server's settings (refine and decontaminate on); false = rembg's plain
+    mask; each field changes only what it is about."""
+    files = {"image": ("h.jpg", JPEG)}
+    default = post(client, {"format": "png"}, files)
+    both = post(client, {"format": "png", "refine": "true", "decontaminate": "yes"}, files)
+    plain = post(client, {"format": "png", "refine": "false", "decontaminate": "0"}, files)
+    assert default.content == both.content
+    refined_alpha, _ = alpha_and_rgb(default.content)
+    plain_alpha, _ = alpha_and_rgb(plain.content)
+    # Refinement sharpens: fewer half-transparent pixels, the subject the same.
+    soft = lambda a: ((a > 12) & (a < 243)).mean()  # noqa: E731
+    assert soft(refined_alpha) < 0.6 * soft(plain_alpha)
+    truth = ground_truth("horse_on_grass")
+    assert iou(refined_alpha > 127, truth) > 0.88 and iou(plain_alpha > 127, truth) > 0.9
+    # Decontamination changes colours of soft pixels only, never the alpha.
+    kept = post(client, {"format": "png", "decontaminate": "false"}, files)
+    kept_alpha, kept_rgb = alpha_and_rgb(kept.content)
+    _, cleaned_rgb = alpha_and_rgb(default.content)
+    assert (kept_alpha == refined_alpha).all()
+    changed = (kept_rgb != cleaned_rgb).any(axis=2)
+    assert changed.any() and ((refined_alpha[changed] > 0) & (refined_alpha[changed] < 255)).all()
+
+
+def test_tta_field_averages_the_mirror_images_mask(client: httpx.Client) -> None:
+    files = {"image": ("h.jpg", JPEG)}
+    once = post(client, {"format": "png", "mask": "true"}, files)
+    twice = post(client, {"format": "png", "mask": "true", "tta": "true"}, files)
+    assert once.content != twice.content
+    assert iou(np.asarray(decode_bytes(twice.content)) > 127,
+               ground_truth("horse_on_grass")) > 0.88

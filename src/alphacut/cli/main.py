@@ -6,6 +6,7 @@ import click
 
 from alphacut.cli.client import client
 from alphacut.cli.credits import credits
+from alphacut.cli.eval import eval_command
 from alphacut.cli.keys import keys
 from alphacut.cli.models import models
 from alphacut.cli.remove import remove
@@ -26,6 +27,7 @@ cli.add_command(users)
 cli.add_command(keys)
 cli.add_command(credits)
 cli.add_command(client)
+cli.add_command(eval_command)
 
 
 def main() -> None:

@@ -47,16 +47,25 @@ def _describe(err: AlphacutError) -> str:
 @click.option("--angle", default="", help="Rotate the result counter-clockwise, in degrees.")
 @click.option("--no-expand", is_flag=True, help="Keep the canvas size when rotating (crops).")
 @click.option("--model", default=None, help="Model name (see `alphacut models list`).")
+@click.option("--refine/--no-refine", default=None,
+              help="Refine edges against the full-size image (default: ALPHACUT_REFINE, on).")
+@click.option("--decontaminate/--no-decontaminate", default=None,
+              help="Subject colours in soft edge pixels (default: ALPHACUT_DECONTAMINATE, on).")
+@click.option("--tta/--no-tta", default=None,
+              help="Average with the mirror image's mask (default: ALPHACUT_TTA, off).")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist.")
 def remove(
     inputs: tuple[str, ...], output: str | None, fmt: str | None, mask: bool, bg_color: str,
     width: str, height: str, exact_resize: bool, angle: str, no_expand: bool,
-    model: str | None, overwrite: bool,
+    model: str | None, refine: bool | None, decontaminate: bool | None, tta: bool | None,
+    overwrite: bool,
 ) -> None:
     """Remove the background of INPUT files, folders (recursive) or globs; '-' reads stdin."""
     fields = {"w": width, "h": height, "angle": angle, "bg_color": bg_color,
               "mask": str(mask), "exact_resize": str(exact_resize), "expand": str(not no_expand),
               "model": model or ""}
+    fields |= {name: "" if value is None else str(value) for name, value in
+               (("refine", refine), ("decontaminate", decontaminate), ("tta", tta))}
     options = _options(fmt, output, fields)
     engine = Engine(Settings())
     try:

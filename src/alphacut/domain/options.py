@@ -58,6 +58,10 @@ class RemovalOptions:
     angle: float = 0.0
     expand: bool = True
     model: str | None = None
+    # alphacut extensions; None = the server's setting.
+    refine: bool | None = None
+    decontaminate: bool | None = None
+    tta: bool | None = None
 
 
 def parse_format(raw: str) -> OutputFormat:
@@ -153,6 +157,15 @@ def parse_options(fields: Mapping[str, str]) -> RemovalOptions:
         errors.add(InvalidField(
             "mask", "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other."
         ))
+    refine = attempt(lambda: parse_switch("refine", raw("refine")), None)
+    decontaminate = attempt(lambda: parse_switch("decontaminate", raw("decontaminate")), None)
+    tta = attempt(lambda: parse_switch("tta", raw("tta")), None)
     errors.raise_any()
     model = raw("model").strip() or None
-    return RemovalOptions(fmt, width, height, exact, mask, bg_color, angle, expand, model)
+    return RemovalOptions(fmt, width, height, exact, mask, bg_color, angle, expand, model,
+                          refine, decontaminate, tta)
+
+
+def parse_switch(name: str, raw: str) -> bool | None:
+    """An optional boolean: empty means "the server's setting" (None)."""
+    return None if raw.strip() == "" else parse_bool(name, raw, False)

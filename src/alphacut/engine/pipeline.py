@@ -1,4 +1,4 @@
-"""decode → infer → upscale → refine → compose → encode, with per-stage timings.
+"""decode → infer → upscale → refine → decontaminate → compose → encode, timed per stage.
 
 ``Engine`` owns the loaded models (one ONNX session each, created once, reused
 by every thread) and runs one image at a time per call; callers bound the
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PIL import Image, ImageChops
 
@@ -20,18 +20,12 @@ from alphacut.engine.onnx import OnnxModel, Threads
 from alphacut.engine.specs import ModelSpec
 from alphacut.engine.store import ModelStore
 from alphacut.errors import BadRequest
+from alphacut.imaging import matting
 from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
 from alphacut.imaging.encode import EncodeSettings, encode
 from alphacut.imaging.sniff import Limits, probe
 from alphacut.settings import Settings
-
-Refiner = Callable[[Image.Image, Image.Image], Image.Image]
-"""(full-size RGB, full-size alpha) -> refined alpha. The edge-refinement slot."""
-
-
-def no_refinement(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
-    return alpha
 
 
 @dataclass
@@ -56,16 +50,12 @@ class _Stopwatch:
 
 
 class Engine:
-    def __init__(
-        self, settings: Settings, store: ModelStore | None = None,
-        refiner: Refiner = no_refinement,
-    ) -> None:
+    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore(
             settings.models_dir, pip_index_url=settings.pip_index_url,
             pip_find_links=settings.pip_find_links, timeout_s=settings.download_timeout_s,
         )
-        self.refiner = refiner
         self.limits = Limits(settings.max_upload_bytes, settings.max_side_px)
         self.encoding = EncodeSettings(
             settings.webp_quality, settings.webp_method, settings.jpeg_quality,
@@ -79,7 +69,8 @@ class Engine:
         if not spec.commercial_use and not self.settings.allow_noncommercial_models:
             raise BadRequest(
                 f"Model '{spec.name}' is licensed for non-commercial use only "
-                f"({spec.licence}); the operator has not enabled it."
+                f"({spec.licence}); the operator has not enabled it "
+                "(ALPHACUT_ALLOW_NONCOMMERCIAL_MODELS)."
             )
         return spec
 
@@ -108,16 +99,51 @@ class Engine:
         tensor = model.preprocess(decoded.rgb)
         clock.lap("preprocess")
         small = model.infer(tensor)
+        if _choose(options.tta, self.settings.tta):
+            # The mirror image's mask, mirrored back: the mean of two looks.
+            small = (small + model.infer(np.ascontiguousarray(tensor[..., ::-1]))[:, ::-1]) / 2
         clock.lap("inference")
-        alpha = self.refiner(decoded.rgb, upscale(small, decoded.rgb.size))
+        rgb, alpha = self._matte(decoded.rgb, small, model.spec.input_size, options)
         if decoded.alpha is not None:
             # The cut-out never shows what the input itself had made transparent.
             alpha = ImageChops.darker(alpha, decoded.alpha)
-        image = compose(decoded.rgb, alpha, options)
+        image = compose(rgb, alpha, options)
         clock.lap("postprocess")
         content = encode(image, options.format, self.encoding)
         clock.lap("encode")
         return Result(content, options.format.media_type, image.width, image.height, clock.laps)
+
+    def _matte(self, rgb: Image.Image, small: np.ndarray, model_size: tuple[int, int],
+               options: RemovalOptions) -> tuple[Image.Image, Image.Image]:
+        """Full-size colour and alpha: refined and decontaminated when asked (by the
+        request, else by the settings); without either, the plain upscaled mask."""
+        refine = _choose(options.refine, self.settings.refine)
+        # A mask has no colour to clean.
+        clean = _choose(options.decontaminate, self.settings.decontaminate) and not options.mask
+        if not (refine or clean):
+            return rgb, upscale(small, rgb.size)
+        pixels = np.asarray(rgb)
+        if refine:
+            # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
+            small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
+        alpha = cv2.resize(small.astype(np.float32), rgb.size, interpolation=cv2.INTER_LINEAR)
+        if refine:
+            alpha = matting.refine_edges(
+                pixels, alpha, matting.window_radius(rgb.size, model_size))
+        if clean:
+            pixels = matting.decontaminate(
+                pixels, alpha, matting.window_radius(rgb.size, model_size, times=8.0))
+            rgb = Image.fromarray(pixels, "RGB")
+        return rgb, Image.fromarray(_to_bytes(alpha), "L")
+
+
+def _choose(asked: bool | None, default: bool) -> bool:
+    return default if asked is None else asked
+
+
+def _to_bytes(unit: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.clip(unit * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def upscale(alpha: np.ndarray, size: tuple[int, int]) -> Image.Image:

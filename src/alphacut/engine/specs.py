@@ -64,6 +64,7 @@ _U2NET = "https://github.com/xuebinqin/U-2-Net"
 _DIS = "https://github.com/xuebinqin/DIS"
 _ANIME = "https://github.com/SkyTNT/anime-segmentation"
 _BIREFNET = "https://github.com/ZhengPeng7/BiRefNet"
+_BRIA = "https://huggingface.co/briaai/RMBG-2.0"
 
 
 def _u2net(name: str, checksum: str, size_mb: float, description: str) -> ModelSpec:
@@ -182,6 +183,21 @@ _ROWS = (
         "md5:c3a64a6abf20250d090cd055f12a3b67",
         928,
         "BiRefNet trained for portraits.",
+    ),
+    # rembg's ``bria-rmbg`` session (RMBG-2.0): ImageNet mean/std, min-max on the raw
+    # output; sha256 as rembg 2.0.86 pins it (the same as the file on the authors' page).
+    ModelSpec(
+        name="bria-rmbg",
+        filename="bria-rmbg.onnx",
+        checksum="sha256:5b486f08200f513f460da46dd701db5fbb47d79b4be4b708a19444bcd4e79958",
+        input_size=(1024, 1024),
+        urls=(f"{_RELEASES}/bria-rmbg-2.0.onnx",),
+        size_mb=977,
+        licence="CC-BY-NC-4.0",
+        commercial_use=False,
+        description="BRIA RMBG-2.0: non-commercial use only (commercial use needs an "
+        "agreement with BRIA AI).",
+        upstream=_BRIA,
     ),
 )
 

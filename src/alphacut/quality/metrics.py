@@ -7,6 +7,9 @@ morphological gradients (mask minus its 3x3 erosion); the image frame is not a
 boundary, so a subject cut by the frame is not penalised there. Tolerances use
 square (Chebyshev) neighbourhoods: "within t px" means at most t pixels away
 along each axis.
+
+:func:`edge_colour_error` also looks at colour: how the cut-out looks when it is
+composited on a contrasting background (docs/quality.md defines it in full).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 Array = npt.NDArray[Any]
 Mask = npt.NDArray[np.bool_]
@@ -31,6 +35,12 @@ BOUNDARY_TOLERANCE = 0.008
 """Default boundary tolerance, as a fraction of the image diagonal."""
 EDGE_BAND = 0.01
 """Default half-width of the edge band, as a fraction of the image diagonal."""
+TRUE_BACKGROUND = 0.05
+"""Ground-truth alpha below which an input pixel shows pure background."""
+TRUE_FOREGROUND = 0.95
+"""Ground-truth alpha at or above which an input pixel shows pure subject colour."""
+MID_GREY = (128.0, 128.0, 128.0)
+"""The contrasting colour when the ground truth has no background pixel."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +159,79 @@ def edge_band_mae(pred: Array, gt: Array, band: int | None = None) -> float:
     NaN when the ground truth has no boundary (all subject or all background).
     """
     p, g = _pair(pred, gt)
-    width = diagonal_px(p.shape, EDGE_BAND) if band is None else band
-    zone = dilate(boundary(g >= 0.5), width)
+    zone = edge_band(g, band)
     if not zone.any():
         return math.nan
     return float(np.abs(p[zone] - g[zone]).mean())
+
+
+def edge_band(gt: Array, band: int | None = None) -> Mask:
+    """Pixels within ``band`` px of the ground truth's boundary (default: 1% of the
+    diagonal, rounded up); the zone of :func:`edge_band_mae` and :func:`edge_colour_error`."""
+    g = to_unit(gt)
+    width = diagonal_px(g.shape, EDGE_BAND) if band is None else band
+    return dilate(boundary(g >= 0.5), width)
+
+
+# --- colour at the edges ------------------------------------------------------------------
+
+
+def _rgb(image: Array, shape: tuple[int, ...], what: str) -> Floats:
+    rgb = np.asarray(image)
+    if rgb.shape != (*shape, 3):
+        raise ValueError(f"{what} must be (height, width, 3) matching the alpha {shape}, "
+                         f"got {rgb.shape}")
+    return rgb.astype(np.float64)
+
+
+def contrasting_colour(image: Array, gt: Array) -> Floats:
+    """255 minus the mean RGB of the input's true-background pixels (gt alpha < 0.05);
+    mid-grey when there are none."""
+    g = to_unit(gt)
+    background = _rgb(image, g.shape, "image")[g < TRUE_BACKGROUND]
+    if background.size == 0:
+        return np.asarray(MID_GREY)
+    mean: Floats = background.mean(axis=0)
+    return 255.0 - mean
+
+
+def reference_foreground(image: Array, gt: Array) -> Floats | None:
+    """Every pixel's subject colour: the input RGB of the nearest pixel (Euclidean) whose
+    ground-truth alpha is at least 0.95. None when no pixel is that opaque."""
+    g = to_unit(gt)
+    rgb = _rgb(image, g.shape, "image")
+    opaque = g >= TRUE_FOREGROUND
+    if not opaque.any():
+        return None
+    # For each pixel, the indices of the nearest zero of the input: the nearest opaque pixel.
+    rows, cols = ndimage.distance_transform_edt(~opaque, return_distances=False,
+                                                return_indices=True)
+    found: Floats = rgb[rows, cols]
+    return found
+
+
+def edge_colour_error(
+    pred_alpha: Array, pred_rgb: Array, image: Array, gt: Array, band: int | None = None
+) -> float:
+    """Mean |C_pred - C_ref| / 255 over the 3 channels and the edge band.
+
+    Both composites are on K, the :func:`contrasting_colour`:
+    ``C_ref = gt * F_ref + (1 - gt) * K`` with F_ref the :func:`reference_foreground`, and
+    ``C_pred = alpha * F_pred + (1 - alpha) * K`` with F_pred the cut-out's own RGB (what a
+    client composites). Background colour left in the edges, or a wrong alpha, shows up as
+    a difference. NaN when the ground truth has no boundary or no opaque pixel.
+    """
+    p, g = _pair(pred_alpha, gt)
+    zone = edge_band(g, band)
+    reference = reference_foreground(image, g)
+    if reference is None or not zone.any():
+        return math.nan
+    colour = _rgb(pred_rgb, g.shape, "pred_rgb")[zone]
+    key = contrasting_colour(image, g)
+    a, t = p[zone][:, np.newaxis], g[zone][:, np.newaxis]
+    predicted = a * colour + (1.0 - a) * key
+    expected = t * reference[zone] + (1.0 - t) * key
+    return float(np.abs(predicted - expected).mean() / 255.0)
 
 
 # --- F-measure over thresholds ---------------------------------------------------------

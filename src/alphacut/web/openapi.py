@@ -115,6 +115,21 @@ RMBG_FORM: dict[str, Any] = {
         "model": {"type": "string", "default": "u2netp",
                   "description": "alphacut extension: the model to use (see the operator's "
                                  "`alphacut models list`). Unknown names answer 400."},
+        "refine": {**_BOOL,
+                   "description": "alphacut extension: refine the mask's edges against the "
+                                  "full-size photo (docs/quality.md). Unset = the server's "
+                                  "setting (on unless the operator turned it off); false = "
+                                  "rembg's plain upscaled mask."},
+        "decontaminate": {**_BOOL,
+                          "description": "alphacut extension: give semi-transparent edge "
+                                         "pixels the subject's colour instead of the old "
+                                         "background's (no halo on a new background). Unset "
+                                         "= the server's setting (on by default)."},
+        "tta": {**_BOOL,
+                "description": "alphacut extension: test-time augmentation, the mean of the "
+                               "mask and its mirror image's mask; better masks for twice the "
+                               "inference time. Unset = the server's setting (off by "
+                               "default)."},
     },
 }
 

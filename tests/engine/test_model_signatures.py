@@ -1,0 +1,146 @@
+"""Every registered model's code path, run on a tiny ONNX graph with the real file's signature.
+
+The real files are 4 MB to 1 GB; these graphs keep their input and output names,
+ranks, dtypes and output count, and compute the mask as one fixed linear function
+of the input channels, ``0.1 R + 0.2 G + 0.3 B + 0.3`` (the other outputs are its
+negation). Fed a uniform colour, the whole pipeline then returns a known value
+that depends on every preprocessing choice of the row (input size, divide by the
+image maximum or 255, mean, std) and on its post-processing (min-max or sigmoid).
+
+Signatures, as checked: u2net family from the cached ``u2netp.onnx`` itself (see
+``test_real_u2netp_has_the_u2net_signature``); IS-Net's ``input_image`` at
+1024x1024 from onnxruntime's error quoted in rembg issue #463; BiRefNet's
+``input_image`` / ``output_image`` from the export script of BiRefNet's ONNX
+conversion notebook; RMBG-2.0's ``pixel_values`` / ``alphas`` from the usage
+shown with its ONNX export. alphacut feeds the first input by position and reads
+the first output, as rembg does, so only the order and shapes matter to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from alphacut.domain.options import OutputFormat, RemovalOptions
+from alphacut.engine.pipeline import Engine
+from alphacut.engine.specs import MODELS
+from alphacut.errors import BadRequest, ModelUnavailable
+from alphacut.settings import Settings
+from tests.conftest import decode_bytes, encoded
+from tests.engine.tiny_models import (
+    BIAS,
+    BRIA,
+    FAMILIES,
+    U2NET,
+    WEIGHTS,
+    Family,
+    install,
+    tiny_graph,
+)
+
+COLOUR = (200, 100, 50)
+OTHER = (30, 60, 255)
+
+
+def expected_raw(family: Family, colour: tuple[int, int, int], top: int) -> float:
+    """The mask value where the image has ``colour`` and its maximum is ``top``, worked out
+    independently of the engine (every row divides by the image maximum, as rembg does)."""
+    pixels = np.asarray(colour, dtype=np.float64) / top
+    normalised = (pixels - np.asarray(family.mean)) / np.asarray(family.std)
+    return float(np.dot(WEIGHTS, normalised) + BIAS)
+
+
+def tiny_engine(tmp_path: Path, **changes: object) -> Engine:
+    """The plain mask, so the model's own output shows (no refinement, no mirror pass)."""
+    settings = Settings(models_dir=tmp_path / "models", data_dir=tmp_path / "data",
+                        intra_op_threads=1, allow_noncommercial_models=True, refine=False,
+                        decontaminate=False, tta=False)
+    return Engine(settings.model_copy(update=changes))
+
+
+def mask_of(engine: Engine, image: Image.Image, model: str) -> np.ndarray:
+    options = RemovalOptions(format=OutputFormat.PNG, mask=True, model=model)
+    return np.asarray(decode_bytes(engine.remove(encoded(image, "PNG"), options).content))
+
+
+def test_every_row_has_a_family() -> None:
+    assert set(FAMILIES) == set(MODELS)
+
+
+def test_real_u2netp_has_the_u2net_signature(engine: Engine) -> None:
+    path = engine.store.ensure(MODELS["u2netp"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (given,) = session.get_inputs()
+    assert (given.name, given.shape, given.type) == ("input.1", [1, 3, 320, 320], "tensor(float)")
+    assert [o.name for o in session.get_outputs()] == list(U2NET.outputs)
+    assert all(o.shape == [1, 1, 320, 320] for o in session.get_outputs())
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_row_preprocessing_and_output_on_a_uniform_colour(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    family = FAMILIES[name]
+    spec = install(tmp_path / "models", MODELS[name], tiny_graph(family), monkeypatch)
+    assert (spec.input_size, spec.mean, spec.std, spec.output) == (
+        (family.size, family.size), family.mean, family.std, family.output)
+    raw = expected_raw(family, COLOUR, max(COLOUR))
+    # A constant min-max map has no range: its in-range value is kept as is.
+    value = 1 / (1 + np.exp(-raw)) if family.output == "sigmoid" else raw
+    assert 0.05 < value < 0.95  # not clipped, so every preprocessing step shows
+
+    mask = mask_of(tiny_engine(tmp_path), Image.new("RGB", (48, 36), COLOUR), name)
+
+    assert mask.shape == (36, 48)
+    assert np.abs(mask.astype(int) - round(value * 255)).max() <= 1
+
+
+@pytest.mark.parametrize(("name", "stretched"), [
+    ("silueta", True), ("isnet-general-use", True), ("birefnet-general", False),
+    ("bria-rmbg", True),
+])
+def test_min_max_stretches_and_sigmoid_does_not(
+    name: str, stretched: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    family = FAMILIES[name]
+    install(tmp_path / "models", MODELS[name], tiny_graph(family), monkeypatch)
+    image = Image.new("RGB", (64, 32), COLOUR)
+    image.paste(OTHER, (32, 0, 64, 32))
+    model = tiny_engine(tmp_path).model(name)
+
+    alpha = model.infer(model.preprocess(image))  # the model-resolution map
+
+    assert alpha.shape == (family.size, family.size)
+    if stretched:
+        assert (alpha.min(), alpha.max()) == (0.0, 1.0)
+    else:
+        left, right = (1 / (1 + np.exp(-expected_raw(family, c, 255))) for c in (COLOUR, OTHER))
+        assert alpha[:, 0] == pytest.approx(left, abs=1e-4)
+        assert alpha[:, -1] == pytest.approx(right, abs=1e-4)
+        assert alpha.min() > 0.0 and alpha.max() < 1.0
+
+
+def test_a_tampered_tiny_file_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = install(tmp_path / "models", MODELS["silueta"], tiny_graph(U2NET), monkeypatch)
+    monkeypatch.setitem(MODELS, spec.name, dataclasses.replace(spec, urls=()))
+    (tmp_path / "models" / spec.filename).write_bytes(tiny_graph(U2NET, (0.3, 0.2, 0.1)))
+    with pytest.raises(ModelUnavailable, match="not available"):
+        tiny_engine(tmp_path).model("silueta")
+
+
+def test_non_commercial_model_needs_the_operator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(tmp_path / "models", MODELS["bria-rmbg"], tiny_graph(BRIA), monkeypatch)
+    with pytest.raises(BadRequest) as caught:
+        tiny_engine(tmp_path, allow_noncommercial_models=False).model("bria-rmbg")
+    assert caught.value.status == 400
+    assert caught.value.message == (
+        "Model 'bria-rmbg' is licensed for non-commercial use only (CC-BY-NC-4.0); the "
+        "operator has not enabled it (ALPHACUT_ALLOW_NONCOMMERCIAL_MODELS).")
+    assert tiny_engine(tmp_path).model("bria-rmbg").spec.name == "bria-rmbg"
