@@ -42,9 +42,10 @@ def test_refined_edge_moves_to_the_photos_edge() -> None:
     levelled = matting.level(model, *matting.LEVEL)
     assert abs(crossing(levelled) - 38) > 2.5
     refined = matting.refine_edges(rgb, model, radius=6)
-    assert abs(crossing(refined) - 38) <= 1.0
+    assert refined.dtype == np.uint8
+    assert abs(crossing(refined / 255) - 38) <= 1.0
     # Away from the edge the answer is sure: fully subject and fully background.
-    assert (refined[:, :30] == 1).all() and (refined[:, 50:] == 0).all()
+    assert (refined[:, :30] == 255).all() and (refined[:, 50:] == 0).all()
 
 
 def test_without_colour_contrast_the_models_edge_stays() -> None:
@@ -52,7 +53,7 @@ def test_without_colour_contrast_the_models_edge_stays() -> None:
     model = ramp(44, 8)
     refined = matting.refine_edges(grey, model, radius=6)
     expected = matting.level(matting.level(model, *matting.LEVEL), *matting.FINISH)
-    np.testing.assert_allclose(refined, expected, atol=1e-6)
+    np.testing.assert_allclose(refined / 255, expected, atol=0.5 / 255 + 1e-6)
 
 
 def test_a_soft_photo_edge_gives_a_soft_alpha() -> None:
@@ -62,7 +63,7 @@ def test_a_soft_photo_edge_gives_a_soft_alpha() -> None:
     rgb = ((1 - t) * np.array(RED) + t * np.array(BLUE)).astype(np.uint8)
     rgb = np.repeat(rgb, 64, axis=0)
     refined = matting.refine_edges(rgb, ramp(36, 12), radius=8)
-    row = refined[32]
+    row = refined[32] / 255
     assert 0.3 < row[40] < 0.7
     assert row[:34].min() == 1 and row[46:].max() == 0
 
@@ -90,19 +91,20 @@ def test_decontaminate_recovers_the_subjects_colour() -> None:
     red = np.array(RED, np.float32)
     mixed = alpha[..., None] * red + (1 - alpha[..., None]) * green
     rgb = (mixed + 0.5).astype(np.uint8)
-    cleaned = matting.decontaminate(rgb, alpha, radius=16)
+    alpha8 = (alpha * 255 + 0.5).astype(np.uint8)
+    cleaned = matting.decontaminate(rgb, alpha8, radius=16)
     soft = (alpha > 0.1) & (alpha < 1)
     before = np.abs(rgb[soft].astype(float) - red).mean()
     after = np.abs(cleaned[soft].astype(float) - red).mean()
     assert before > 40 and after < 6
     # Opaque and transparent pixels are untouched.
-    untouched = (alpha == 0) | (alpha == 1)
+    untouched = (alpha8 == 0) | (alpha8 == 255)
     assert (cleaned[untouched] == rgb[untouched]).all()
 
 
 def test_decontaminate_leaves_pixels_with_no_background_in_reach() -> None:
     rgb = np.full((40, 40, 3), 90, np.uint8)
-    alpha = np.full((40, 40), 0.5, np.float32)  # all soft, no sure background anywhere
+    alpha = np.full((40, 40), 128, np.uint8)  # all soft, no sure background anywhere
     assert (matting.decontaminate(rgb, alpha, radius=4) == rgb).all()
 
 
@@ -134,7 +136,8 @@ def test_decontaminate_on_photo_composites_with_known_colours() -> None:
         a = alpha[..., None]
         rgb = (a * fg + (1 - a) * bg + 0.5).astype(np.uint8)
         cleaned = matting.decontaminate(
-            rgb, alpha, matting.window_radius(size, (320, 320), times=8.0))
+            rgb, (alpha * 255 + 0.5).astype(np.uint8),
+            matting.window_radius(size, (320, 320), times=8.0))
         soft = (alpha > 0.02) & (alpha < 0.98)
         # What the soft pixels add to a composite on any new background: alpha x colour.
         errors.append([np.abs(a * (out.astype(np.float32) - fg))[soft].mean()

@@ -128,13 +128,15 @@ class Engine:
             small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
         alpha = cv2.resize(small.astype(np.float32), rgb.size, interpolation=cv2.INTER_LINEAR)
         if refine:
-            alpha = matting.refine_edges(
+            alpha8 = matting.refine_edges(
                 pixels, alpha, matting.window_radius(rgb.size, model_size))
+        else:
+            alpha8 = _to_bytes(alpha)
         if clean:
             pixels = matting.decontaminate(
-                pixels, alpha, matting.window_radius(rgb.size, model_size, times=8.0))
+                pixels, alpha8, matting.window_radius(rgb.size, model_size, times=8.0))
             rgb = Image.fromarray(pixels, "RGB")
-        return rgb, Image.fromarray(_to_bytes(alpha), "L")
+        return rgb, Image.fromarray(alpha8, "L")
 
 
 def _choose(asked: bool | None, default: bool) -> bool:

@@ -25,8 +25,6 @@ costs tens of milliseconds, not hundreds.
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
@@ -51,31 +49,31 @@ def level(alpha: Floats, low: float, high: float) -> Floats:
     return out
 
 
-def refine_edges(rgb: np.ndarray, alpha: Floats, radius: int) -> Floats:
-    """The model's (upscaled) alpha made to follow the photo's edges.
+def refine_edges(rgb: np.ndarray, alpha: Floats, radius: int) -> np.ndarray:
+    """The model's (upscaled) alpha made to follow the photo's edges, as 8-bit alpha.
 
     ``radius`` is the window of the colour means (see :func:`window_radius`).
     In effect ``level(estimate(level(alpha, *LEVEL)), *FINISH)``, where only the
-    band's pixels get an estimate and every other pixel ends at 0 or 1.
+    band's pixels get an estimate and every other pixel ends at 0 or 255.
     """
     low, high = LEVEL
     # The band is LEVEL's ramp (a wider one, reaching edges the model put further
     # off, measured worse on the dev set: the colour estimate is noisy in texture).
     sure_bg, sure_fg = low + (1.0 - SURE) * (high - low), low + SURE * (high - low)
-    fg_mask = alpha >= sure_fg
-    out = fg_mask.astype(np.float32)
+    out = cv2.inRange(alpha, sure_fg, np.inf)  # 255 where sure subject, else 0
     rows, cols = _pixels(cv2.inRange(alpha, sure_bg, sure_fg))
     if not rows.size:
         return out
-    fg, has_fg = window_means(rgb, fg_mask, radius, rows, cols)
-    bg, has_bg = window_means(rgb, alpha <= sure_bg, radius, rows, cols)
+    fg, has_fg = window_means(rgb, out, radius, rows, cols)
+    bg, has_bg = window_means(rgb, cv2.inRange(alpha, -np.inf, sure_bg), radius, rows, cols)
     start = level(alpha[rows, cols], low, high)
     pixels = rgb[rows, cols].astype(np.float32) * (1.0 / 255.0)
     line = fg - bg
     length2 = np.einsum("ij,ij->i", line, line)
     estimate = np.clip(np.einsum("ij,ij->i", pixels - bg, line) / (length2 + 1e-6), 0, 1)
     trust = np.minimum(length2 * (1.0 / COLOUR_CONTRAST**2), 1.0) * (has_fg & has_bg)
-    out[rows, cols] = level(trust * estimate + (1.0 - trust) * start, *FINISH)
+    refined = level(trust * estimate + (1.0 - trust) * start, *FINISH)
+    out[rows, cols] = (refined * 255.0 + 0.5).astype(np.uint8)
     return out
 
 
@@ -89,25 +87,40 @@ def _pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points[:, 1], points[:, 0]
 
 
-def window_means(rgb: np.ndarray, where: np.ndarray, radius: int, rows: np.ndarray,
+def window_means(rgb: np.ndarray, mask: np.ndarray, radius: int, rows: np.ndarray,
                  cols: np.ndarray) -> tuple[Floats, np.ndarray]:
-    """At the pixels ``(rows, cols)``: the mean colour (in [0, 1]) of the ``where``
-    pixels in the (2 radius + 1)-square window around each, and whether it had any.
+    """At the pixels ``(rows, cols)``: the mean colour (in [0, 1]) of the pixels where
+    the uint8 ``mask`` is 255, in the (2 radius + 1)-square window around each, and
+    whether the window had any.
 
-    Computed on a grid ``step`` = radius // 4 times coarser (area averages), where
-    the window is ``radius / step`` cells: the same means, at a fraction of the cost.
+    Computed only over the box the windows reach, on a grid ``step`` = radius // 4
+    times coarser (exact area averages of step x step cells; a last partial row or
+    column of cells is left out), where the window is ``radius / step`` cells: the
+    same means, at a fraction of the cost.
     """
     step = max(1, radius // 4)
-    mask = where.view(np.uint8) if where.dtype == np.bool_ else where.astype(np.uint8)
-    weight: np.ndarray = mask.astype(np.float32)
-    weighted: np.ndarray = cv2.bitwise_and(rgb, rgb, mask=mask)
+    # Only the part of the image the windows reach, aligned to whole cells.
+    reach = radius + step
+    top = max(0, int(rows.min()) - reach) // step * step
+    left = max(0, int(cols.min()) - reach) // step * step
+    bottom = min(mask.shape[0], int(rows.max()) + reach + 1)
+    right = min(mask.shape[1], int(cols.max()) + reach + 1)
+    rgb, mask = rgb[top:bottom, left:right], mask[top:bottom, left:right]
+    rows, cols = rows - top, cols - left
+    weighted = cv2.bitwise_and(rgb, rgb, mask=mask)
+    weight = mask
     if step > 1:
-        size = (math.ceil(rgb.shape[1] / step), math.ceil(rgb.shape[0] / step))
-        weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-        weighted = cv2.resize(weighted, size, interpolation=cv2.INTER_AREA)
+        height, width = mask.shape[0] // step, mask.shape[1] // step
+        if height == 0 or width == 0:
+            step, height, width = 1, mask.shape[0], mask.shape[1]
+        size = (width, height)
+        crop = (slice(0, height * step), slice(0, width * step))
+        weight = cv2.resize(mask[crop], size, interpolation=cv2.INTER_AREA)
+        weighted = cv2.resize(weighted[crop], size, interpolation=cv2.INTER_AREA)
     cells = max(1, round(radius / step))
     window = (2 * cells + 1, 2 * cells + 1)
-    count = cv2.boxFilter(weight, -1, window, normalize=False, borderType=cv2.BORDER_REFLECT)
+    count = cv2.boxFilter(weight.astype(np.float32) * (1.0 / 255.0), -1, window,
+                          normalize=False, borderType=cv2.BORDER_REFLECT)
     total = cv2.boxFilter(weighted.astype(np.float32), -1, window, normalize=False,
                           borderType=cv2.BORDER_REFLECT)
     ys = np.minimum(rows // step, count.shape[0] - 1)
@@ -140,23 +153,24 @@ def drop_specks(alpha: Floats, threshold: float = 0.5,
     return out
 
 
-def decontaminate(rgb: np.ndarray, alpha: Floats, radius: int) -> np.ndarray:
+def decontaminate(rgb: np.ndarray, alpha: np.ndarray, radius: int) -> np.ndarray:
     """Colours of semi-transparent pixels with the old background taken out.
 
-    Each soft pixel's background colour B is the window mean of the sure
-    background around it; solving ``I = a F + (1 - a) B`` for F keeps the
+    ``alpha`` is 8-bit. Each soft pixel's background colour B is the window mean of
+    the sure background around it; solving ``I = a F + (1 - a) B`` for F keeps the
     pixel's own detail. Pixels with no sure background in reach, opaque and
     fully transparent pixels are left as they are. (Measured on synthetic
     composites with known colours: this beats blending towards the local
     subject colour and blur-fusion estimation; see docs/quality.md.)
     """
     out = rgb.copy()
-    rows, cols = _pixels(cv2.inRange(alpha, 1e-6, 1.0 - 1e-6))
+    rows, cols = _pixels(cv2.inRange(alpha, 1, 254))
     if not rows.size:
         return out
-    bg, has_bg = window_means(rgb, alpha <= 1.0 - SURE, radius, rows, cols)
+    sure_bg = cv2.inRange(alpha, 0, int((1.0 - SURE) * 255))
+    bg, has_bg = window_means(rgb, sure_bg, radius, rows, cols)
     rows, cols, bg = rows[has_bg], cols[has_bg], bg[has_bg]
-    a = alpha[rows, cols][:, None]
+    a = alpha[rows, cols][:, None].astype(np.float32) * (1.0 / 255.0)
     pixels = rgb[rows, cols].astype(np.float32) * (1.0 / 255.0)
     colour = np.clip((pixels - (1.0 - a) * bg) / np.maximum(a, 0.05), 0.0, 1.0)
     out[rows, cols] = (colour * 255.0 + 0.5).astype(np.uint8)
