@@ -173,13 +173,16 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None, description="Base URL of links in e-mails, e.g. `https://cut.example.com`; "
-        "unset = the URL the request came to (set it in production: the Host header is "
-        "client-supplied)."
+        "unset = the URL the request came to, but only when its Host is a loopback address "
+        "(`localhost`, `127.0.0.1`, `::1`) or `ALPHACUT_HOST`; for any other Host (the "
+        "header is client-supplied) no mail is sent and the server logs `MAIL NOT SENT`. "
+        "Set it in production."
     )
     session_cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="The session cookie's Secure flag: `auto` = when the request came "
-        "over https (behind a proxy, run uvicorn with proxy headers), `always`, or `never` "
-        "(plain-http development only)."
+        "over https (behind a proxy, run uvicorn with proxy headers) or "
+        "`ALPHACUT_PUBLIC_URL` starts with `https://`, `always`, or `never` (plain-http "
+        "development only)."
     )
     password_min_length: int = Field(
         10, ge=8, le=128, description="Shortest accepted password at sign-up and reset."

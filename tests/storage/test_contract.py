@@ -73,6 +73,15 @@ def test_verify_plan_and_prepaid_change_the_user(store: Store) -> None:
             changed.prepaid_credits) == (True, "Premium-20000", 20000, 501)
 
 
+def test_a_password_hash_is_replaced(store: Store) -> None:
+    user = store.create_user("pw@example.com", plan="Free", included_credits=1, now=NOW,
+                             password_hash="argon2$old")
+    store.set_password_hash(user.id, "argon2$new")
+    changed = store.get_user(user.id)
+    assert changed is not None and changed.password_hash == "argon2$new"
+    assert changed == store.get_user_by_email("pw@example.com")
+
+
 def test_prepaid_must_grow(store: Store) -> None:
     user = new_user(store)
     with pytest.raises(ValueError, match="at least 1"):
@@ -91,6 +100,7 @@ def test_credits_cannot_be_negative(store: Store) -> None:
 CHANGES: dict[str, Callable[[Store, str], object]] = {
     "set_verified": lambda store, uid: store.set_verified(uid),
     "set_plan": lambda store, uid: store.set_plan(uid, "Basic", 10),
+    "set_password_hash": lambda store, uid: store.set_password_hash(uid, "argon2$y"),
     "add_prepaid": lambda store, uid: store.add_prepaid(uid, 1),
     "set_billing_period": lambda store, uid: store.set_billing_period(uid, NOW, NOW + DAY),
     "add_key": lambda store, uid: store.add_key(uid, "f" * 64, "ac_fffff", NOW),

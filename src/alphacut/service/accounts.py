@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from alphacut.domain.accounts import ApiKey, User
 from alphacut.domain.clock import Clock
-from alphacut.errors import BadRequest
+from alphacut.errors import BadRequest, Forbidden
 from alphacut.service.keys import key_hash, key_prefix, new_key
 from alphacut.storage.base import KeyConflict, Store, UnknownUser
 
@@ -16,6 +16,12 @@ class UnknownKey(BadRequest):
 
     def __init__(self, prefix: str) -> None:
         super().__init__(f"No active API key with the prefix '{prefix}'.")
+
+
+class KeysNeedVerifiedEmail(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Please confirm your e-mail address before creating API keys: open "
+                         "the link we sent you (or send it again).")
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,14 @@ class AccountService:
         self.store.add_prepaid(user_id, credits)
         return self.user(user_id)
 
-    def create_key(self, user_id: str) -> NewKey:
-        self.user(user_id)
+    def create_key(self, user_id: str, *, require_verified: bool = False) -> NewKey:
+        """A new key. ``require_verified`` (self-service, the account page): refused with
+        KeysNeedVerifiedEmail until the address is verified, so nobody who signed up with
+        someone else's address holds a key when its owner verifies it. The CLI and the admin
+        API may still make keys for any user."""
+        user = self.user(user_id)
+        if require_verified and not user.email_verified:
+            raise KeysNeedVerifiedEmail()
         for _ in range(5):  # a prefix collision is astronomically rare; retry anyway
             secret = new_key()
             try:

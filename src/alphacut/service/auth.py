@@ -46,11 +46,24 @@ class Authenticator:
         return Principal(client, user.id, Channel.API, user.plan)
 
     def _by_token(self, token: str, client: str) -> Principal:
-        user_id = self.tokens.user_id(token)
-        if user_id is None:
+        user = self.token_user(token)
+        if user is None:
             raise InvalidUserToken()
-        user = self._verified(user_id, InvalidUserToken())
+        if not user.email_verified:
+            raise EmailNotVerified()
         return Principal(client, user.id, Channel.APP, user.plan)
+
+    def token_user(self, token: str) -> User | None:
+        """The user of a valid, unexpired user token issued against the user's current
+        password hash (a changed password ends every earlier token); None otherwise.
+        Verified or not: callers decide what an unverified user may do."""
+        claims = self.tokens.claims(token)
+        if claims is None:
+            return None
+        user = self.store.get_user(claims.user_id)
+        if user is None or not self.tokens.matches(claims, user.password_hash):
+            return None
+        return user
 
     def _verified(self, user_id: str, missing: Unauthorized) -> User:
         user = self.store.get_user(user_id)

@@ -130,6 +130,10 @@ class UserStore(Protocol):
         """Raises UnknownUser."""
         ...
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replace the user's password hash (a reset). Raises UnknownUser."""
+        ...
+
     def add_prepaid(self, user_id: str, credits: int) -> int:
         """Add ``credits`` (> 0) to the prepaid balance; the new balance. Raises UnknownUser."""
         ...

@@ -340,6 +340,10 @@ class RedisStore:
         self._update_user(user_id, ["email_verified", 1])
 
     @_translated
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._update_user(user_id, ["password_hash", password_hash])
+
+    @_translated
     def set_plan(self, user_id: str, plan: str, included_credits: int) -> None:
         check_not_negative("included_credits", included_credits)
         self._update_user(user_id, ["plan", plan, "included_credits", included_credits])

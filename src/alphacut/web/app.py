@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from alphacut.domain.clock import Clock, SystemClock
 from alphacut.engine.pipeline import Engine
@@ -26,7 +27,9 @@ from alphacut.web.metrics import Metrics
 from alphacut.web.middleware import RequestContext
 from alphacut.web.openapi import install_openapi
 from alphacut.web.routes import admin, docs, health, rmbg, stripe, usage
+from alphacut.web.security import SecurityHeaders
 from alphacut.web.upload import UploadLimits
+from alphacut.webapp.install import install_webapp
 
 log = logging.getLogger("alphacut.web")
 
@@ -35,6 +38,14 @@ DESCRIPTION = """Self-hosted background removal that speaks the RemBG API.
 Send an image to `POST /rmbg` as `multipart/form-data`; the answer is the image
 with its background removed. Paste your API key under **Authorize** to send
 requests as yourself; without one, requests are anonymous."""
+
+
+class AlphacutApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own
+    ServerErrorMiddleware too, so even an unexpected 500 carries them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -75,7 +86,7 @@ def create_app(
             if owns_store:
                 store.close()
 
-    app = FastAPI(title="alphacut", version="0.1.0", description=DESCRIPTION,
+    app = AlphacutApp(title="alphacut", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     app.add_middleware(RequestContext, metrics=metrics)
@@ -87,4 +98,5 @@ def create_app(
     app.include_router(usage.router)
     app.include_router(stripe.router)
     docs.install_docs(app)
+    install_webapp(app, services)  # the editor and account pages
     return app

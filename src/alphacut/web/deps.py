@@ -19,6 +19,7 @@ from alphacut.service.removal import RemovalService
 from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
 from alphacut.storage.base import Store
+from alphacut.web.csrf import CSRF_HEADER, session_bearer
 from alphacut.web.metrics import Metrics
 from alphacut.web.upload import UploadLimits
 
@@ -56,10 +57,20 @@ def client_address(request: Request, trust_forwarded_for: bool) -> str:
 async def get_principal(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Principal:
-    """Key, token or anonymous; the store lookups run off the event loop."""
+    """Key, token or anonymous; the store lookups run off the event loop.
+
+    The web editor's calls carry the session cookie as the user token, only together
+    with a matching X-CSRF-Token header (docs/webapp.md); a stale session (expired, or
+    issued before the password changed) is anonymous."""
     api_key = request.headers.get("x-api-key") or None
     authorization = request.headers.get("authorization", "")
     bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+    if api_key is None and not bearer:
+        bearer = session_bearer(request.cookies, request.headers.get(CSRF_HEADER),
+                                services.settings.secret_key)
+        if bearer is not None and await run_in_threadpool(
+                services.auth.token_user, bearer) is None:
+            bearer = None
     client = client_address(request, services.settings.trust_forwarded_for)
     now = int(services.clock.now())
     return await run_in_threadpool(services.auth.resolve, api_key, bearer or None, client, now)
