@@ -115,6 +115,21 @@ def test_one_file_to_a_named_output(server: str, api_key: str, tmp_path: Path) -
     assert (image.format, image.size) == ("JPEG", (30, 45))
 
 
+def test_extension_flags_reach_the_server(server: str, api_key: str, tmp_path: Path) -> None:
+    masks = {}
+    for name, flags in (("refined", ()), ("plain", ("--no-refine", "--no-decontaminate"))):
+        target = tmp_path / f"{name}.png"
+        result = run("remove", str(CAT), "-o", str(target), "--mask", *flags,
+                     "--base-url", server, "--api-key", api_key)
+        assert result.exit_code == 0, result.stderr
+        masks[name] = np.asarray(decode(target.read_bytes()))
+    soft = {name: ((m > 12) & (m < 243)).mean() for name, m in masks.items()}
+    assert soft["refined"] < soft["plain"]
+    failed = run("remove", str(CAT), "-o", str(tmp_path / "x.png"), "--model", "no-such-model",
+                 "--base-url", server, "--api-key", api_key)
+    assert failed.exit_code == 1 and "no-such-model" in failed.stderr
+
+
 def test_usage_errors_are_caught_before_any_request(tmp_path: Path) -> None:
     assert run("remove", str(CAT), "--mask", "--bg-color", "red").exit_code == 2
     assert run("remove", str(tmp_path / "missing*.jpg")).exit_code == 2

@@ -157,6 +157,16 @@ def test_every_option_is_a_form_field() -> None:
                      "bg_color": b"red", "format": b"PNG"}
 
 
+def test_extension_fields_are_sent_only_when_given() -> None:
+    params = _base.RemoveParams(model="u2netp", refine=False, decontaminate=True, tta=False)
+    parts = _parse(_base.encode_multipart(params.form_fields(), _base.upload_of(JPEG)))
+    assert {k: parts[k] for k in ("model", "refine", "decontaminate", "tta")} == {
+        "model": b"u2netp", "refine": b"false", "decontaminate": b"true", "tta": b"false"}
+    plain = _parse(_base.encode_multipart(_base.RemoveParams().form_fields(),
+                                          _base.upload_of(JPEG)))
+    assert not {"model", "refine", "decontaminate", "tta"} & set(plain)
+
+
 def test_no_key_means_no_key_header() -> None:
     request = _base.removal_request(_base.upload_of(JPEG), _base.RemoveParams(), None)
     assert "x-api-key" not in request.all_headers

@@ -152,6 +152,19 @@ def test_every_option(sdk: Client, name: str) -> None:
         check(result, decode(result.content))
 
 
+def test_extension_fields_reach_the_server(sdk: Client) -> None:
+    """refine/decontaminate off gives the plain mask (more half-transparent pixels than
+    the server's refined default); an unknown model is the server's 400."""
+    with sdk.remove_background(CAT, format="png", return_mask=True) as refined, \
+            sdk.remove_background(CAT, format="png", return_mask=True, refine=False,
+                                  decontaminate=False) as plain:
+        soft = [((m > 12) & (m < 243)).mean()
+                for m in (np.asarray(decode(r.content)) for r in (refined, plain))]
+    assert soft[0] < soft[1]
+    with pytest.raises(BadRequestError, match="no-such-model"):
+        sdk.remove_background(CAT, model="no-such-model")
+
+
 # --- progress -------------------------------------------------------------------------------
 
 

@@ -71,6 +71,10 @@ class _Options:
     exact_resize: bool
     angle: float | None
     expand: bool
+    model: str | None = None
+    refine: bool | None = None
+    decontaminate: bool | None = None
+    tta: bool | None = None
 
 
 @dataclass
@@ -94,6 +98,13 @@ class _Tally:
 @click.option("--exact-resize", is_flag=True, help="Force exactly width x height.")
 @click.option("--angle", type=click.FloatRange(-360, 360), help="Rotate the result (degrees).")
 @click.option("--no-expand", is_flag=True, help="Keep the canvas size when rotating (crops).")
+@click.option("--model", default=None, help="alphacut extension: a model of the server's.")
+@click.option("--refine/--no-refine", default=None,
+              help="alphacut extension: edge refinement (default: the server's setting).")
+@click.option("--decontaminate/--no-decontaminate", default=None,
+              help="alphacut extension: subject colours at the edges (default: the server's).")
+@click.option("--tta/--no-tta", default=None,
+              help="alphacut extension: average with the mirror image's mask.")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Requests in flight at once.")
@@ -105,8 +116,9 @@ class _Tally:
 def remove(
     inputs: tuple[str, ...], output: Path | None, fmt: str | None, mask: bool,
     bg_color: str | None, width: int | None, height: int | None, exact_resize: bool,
-    angle: float | None, no_expand: bool, overwrite: bool, concurrency: int, max_attempts: int,
-    timeout: float, base_url: str | None, api_key: str | None,
+    angle: float | None, no_expand: bool, model: str | None, refine: bool | None,
+    decontaminate: bool | None, tta: bool | None, overwrite: bool, concurrency: int,
+    max_attempts: int, timeout: float, base_url: str | None, api_key: str | None,
 ) -> None:
     """Remove the background of INPUT files, folders (recursive) or globs through a server.
 
@@ -123,7 +135,8 @@ def remove(
         raise click.UsageError(str(err)) from err
     jobs = plan_jobs(found, output, _EXTENSIONS[(fmt or "webp").lower()])
     todo = [job for job in jobs if overwrite or not job.target.exists()]
-    options = _Options(fmt, mask, bg_color, width, height, exact_resize, angle, not no_expand)
+    options = _Options(fmt, mask, bg_color, width, height, exact_resize, angle, not no_expand,
+                       model, refine, decontaminate, tta)
     policy = RetryPolicy(max_attempts=max_attempts, base_delay=1.0, max_delay=120.0)
 
     def connect() -> AsyncClient:
@@ -173,7 +186,9 @@ async def _process(
         result = await api.remove_background(
             job.source, format=options.format, return_mask=options.mask,
             bg_color=options.bg_color, w=options.width, h=options.height,
-            exact_resize=options.exact_resize, angle=options.angle, expand=options.expand)
+            exact_resize=options.exact_resize, angle=options.angle, expand=options.expand,
+            model=options.model, refine=options.refine, decontaminate=options.decontaminate,
+            tta=options.tta)
         with result:
             await asyncio.to_thread(write_atomically, job.target, result.content)
     except (AlphacutClientError, OSError) as err:

@@ -134,6 +134,11 @@ class RemoveParams:
     angle: float | None = None
     expand: bool | None = None
     bg_color: str | None = None
+    # alphacut's extensions, sent only when given (None = the server's setting).
+    model: str | None = None
+    refine: bool | None = None
+    decontaminate: bool | None = None
+    tta: bool | None = None
 
     def form_fields(self) -> list[tuple[str, str]]:
         fields = [("exact_resize", _flag(self.exact_resize)), ("w", str(self.w or 0)),
@@ -146,6 +151,12 @@ class RemoveParams:
             fields.append(("bg_color", self.bg_color))
         if self.format is not None:
             fields.append(("format", self.format))
+        if self.model is not None:
+            fields.append(("model", self.model))
+        for name, value in (("refine", self.refine), ("decontaminate", self.decontaminate),
+                            ("tta", self.tta)):
+            if value is not None:
+                fields.append((name, _flag(value)))
         return fields
 
 
