@@ -6,6 +6,7 @@ import click
 
 from alphacut.cli.client import client
 from alphacut.cli.credits import credits
+from alphacut.cli.doctor import doctor
 from alphacut.cli.eval import eval_command
 from alphacut.cli.keys import keys
 from alphacut.cli.models import models
@@ -28,6 +29,7 @@ cli.add_command(keys)
 cli.add_command(credits)
 cli.add_command(client)
 cli.add_command(eval_command)
+cli.add_command(doctor)
 
 
 def main() -> None:

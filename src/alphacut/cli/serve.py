@@ -24,6 +24,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"alphacut: serving on {base}  (model {settings.model})")
     click.echo(f"  API reference: {base}/docs    OpenAPI: {base}/api/openapi")
+    if settings.web_app:
+        click.echo(f"  web editor: {base}/    sign up: {base}/signup")
     click.echo(f"  try it:  curl -F image=@photo.jpg -F format=png {base}/rmbg -o cutout.png")
     uvicorn.run(
         "alphacut.web.asgi:app_from_env", factory=True, host=settings.host, port=settings.port,
