@@ -16,7 +16,7 @@ from alphacut.engine.runner import Runner
 from alphacut.service.accounts import AccountService
 from alphacut.service.auth import Authenticator
 from alphacut.service.quota import Limits, QuotaService
-from alphacut.service.removal import RemovalService
+from alphacut.service.removal import ChargedRemoval, RemovalService
 from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
 from alphacut.storage.base import Store
@@ -63,13 +63,15 @@ def create_app(
     limits = Limits(settings.rate_window_s, settings.rate_limit_anonymous,
                     settings.rate_limit_user, settings.rate_limit_plans,
                     settings.anonymous_daily_limit)
+    removal = RemovalService(engine, runner)
+    quota = QuotaService(store, limits)
     services = Services(
-        settings=settings, engine=engine, runner=runner,
-        removal=RemovalService(engine, runner), metrics=metrics,
+        settings=settings, engine=engine, runner=runner, removal=removal, metrics=metrics,
         upload_limits=UploadLimits(settings.max_upload_bytes, settings.upload_idle_timeout_s,
                                    settings.upload_timeout_s),
-        store=store, clock=clock, auth=Authenticator(store, tokens),
-        quota=QuotaService(store, limits), accounts=AccountService(store, clock), tokens=tokens,
+        store=store, clock=clock, auth=Authenticator(store, tokens), quota=quota,
+        accounts=AccountService(store, clock), tokens=tokens,
+        charged_removal=ChargedRemoval(removal, quota, clock),
     )
 
     @asynccontextmanager

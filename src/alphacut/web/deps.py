@@ -15,7 +15,7 @@ from alphacut.engine.runner import Runner
 from alphacut.service.accounts import AccountService
 from alphacut.service.auth import Authenticator
 from alphacut.service.quota import QuotaService
-from alphacut.service.removal import RemovalService
+from alphacut.service.removal import ChargedRemoval, RemovalService
 from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
 from alphacut.storage.base import Store
@@ -38,6 +38,7 @@ class Services:
     quota: QuotaService
     accounts: AccountService
     tokens: TokenSigner
+    charged_removal: ChargedRemoval
     ready: bool = False
 
 

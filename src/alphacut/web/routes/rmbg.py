@@ -25,7 +25,8 @@ async def rmbg(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """Order: who (401/403/400) → how fast (429) → admission (503) → the upload and its
-    fields (400) → a credit or the daily allowance (429) → the image; a failure refunds."""
+    fields (400) → a credit or the daily allowance (429) → the image; a failure refunds
+    (the last three: ``service.removal.ChargedRemoval``)."""
     quota = services.quota
     try:
         principal = await get_principal(request, services)
@@ -43,21 +44,16 @@ async def rmbg(
             int(length) if length and length.isdigit() else None,
             request.stream(), services.upload_limits,
         )
-        options = services.removal.validate(upload)
-        admission = await run_in_threadpool(quota.take, principal, rate, services.clock.now())
         services.metrics.in_flight.inc()
         try:
-            result = await services.removal.remove(upload.content, options)
-        except BaseException:
-            await run_in_threadpool(quota.give_back, admission)
-            raise
+            charged = await services.charged_removal(principal, rate, upload)
         finally:
             services.metrics.in_flight.dec()
+    result = charged.result
     services.metrics.observe_stages(result.timings)
     headers = _headers(result) | rate_headers(rate)
-    left = await run_in_threadpool(quota.credits_left, admission, services.clock.now())
-    if left is not None:
-        headers |= {"X-Credits-Charged": "1", "X-Credits-Remaining": str(left)}
+    if charged.credits_left is not None:
+        headers |= {"X-Credits-Charged": "1", "X-Credits-Remaining": str(charged.credits_left)}
     return Response(result.content, media_type=result.media_type, headers=headers)
 
 
