@@ -181,3 +181,10 @@ def test_a_local_onnx_file_as_the_model(data_dir: Path, tmp_path: Path) -> None:
 def test_listed_in_the_help() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert any(line.split()[:1] == ["eval"] for line in result.stdout.splitlines())
+
+
+def test_a_corrupt_image_is_a_clear_error(data_dir: Path) -> None:
+    (data_dir / "images" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    shutil.copy(data_dir / "gt" / "coffee.png", data_dir / "gt" / "broken.png")
+    code, _, err = run(str(data_dir))
+    assert code == 1 and "broken: cannot read" in err and "Traceback" not in err

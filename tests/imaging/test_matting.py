@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+import io
 
+import numpy as np
+from PIL import Image
+
+from alphacut.domain.options import OutputFormat, RemovalOptions
+from alphacut.engine.pipeline import Engine
 from alphacut.imaging import matting
+from tests.conftest import FIXTURES
 
 RED = (220, 30, 30)
 BLUE = (30, 40, 200)
@@ -117,9 +123,7 @@ def test_window_radius_scales_with_the_upscale_factor() -> None:
 def test_decontaminate_on_photo_composites_with_known_colours() -> None:
     """The measure behind the default (docs/quality.md): a photo composited over another
     through a soft mask, so the true subject colour of every edge pixel is known."""
-    from PIL import Image, ImageFilter
-
-    from tests.conftest import FIXTURES
+    from PIL import ImageFilter
 
     def load(name: str, folder: str = "images") -> Image.Image:
         return Image.open(FIXTURES / folder / f"{name}.{'png' if folder == 'gt' else 'jpg'}")
@@ -144,3 +148,87 @@ def test_decontaminate_on_photo_composites_with_known_colours() -> None:
                        for out in (rgb, cleaned)])
     before, after = np.mean(errors, axis=0)
     assert after < 0.8 * before
+
+
+def exact_means(rgb: np.ndarray, mask: np.ndarray, radius: int, rows: np.ndarray,
+                cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force: the mean colour of the mask's pixels in each (2r+1)-square window."""
+    means, present = [], []
+    for y, x in zip(rows, cols, strict=True):
+        window = (slice(max(0, y - radius), y + radius + 1),
+                  slice(max(0, x - radius), x + radius + 1))
+        picked = rgb[window][mask[window] > 0]
+        present.append(len(picked) > 0)
+        means.append(picked.mean(axis=0) / 255 if len(picked) else np.zeros(3))
+    return np.array(means), np.array(present)
+
+
+def test_window_means_match_brute_force_even_on_sparse_masks() -> None:
+    """The coarse grid is an approximation of the exact window mean: close on smooth
+    colours (the window snaps to the grid), and never biased by sparse masks."""
+    rng = np.random.default_rng(7)
+    height, width = 600, 700
+    yy, xx = np.mgrid[0:height, 0:width]
+    rgb = np.stack([(xx * 255 // width), (yy * 255 // height), np.full_like(xx, 120)],
+                   axis=-1).astype(np.uint8)
+    # Solid regions (what the sure masks are) at every grid, and sparse dots where the
+    # cells are big (where 8-bit cell means would round the dots away).
+    blobs = np.where(np.hypot(yy - 300, xx - 330) < 180, 255, 0).astype(np.uint8)
+    for radius, density in ((5, None), (23, None), (43, 0.01), (150, 0.003)):
+        mask = blobs if density is None else np.where(
+            rng.random((height, width)) < density, 255, 0).astype(np.uint8)
+        rows = rng.integers(60, height - 60, 40)
+        cols = rng.integers(60, width - 60, 40)
+        got, has = matting.window_means(rgb, mask, radius, rows, cols)
+        want, want_has = exact_means(rgb, mask, radius, rows, cols)
+        both = has & want_has
+        assert (has == want_has).mean() > 0.9 and both.sum() >= 8
+        # A gradient of 255 levels over the image: a window off by up to step-1 px
+        # moves the mean by under 255 * step / width levels; sparse cells add nothing.
+        step = max(1, radius // 4)
+        assert np.abs(got[both] - want[both]).max() < (step + 2) / width + 0.01, radius
+        # The uniform third channel is exact: no rounding towards black.
+        assert np.abs(got[both, 2] - 120 / 255).max() < 0.002, radius
+
+
+def test_refinement_on_an_image_smaller_than_the_model_input(engine: Engine) -> None:
+    small = Image.open(FIXTURES / "images" / "horse_on_grass.jpg").resize((160, 120))
+    data = io.BytesIO()
+    small.save(data, "PNG")
+    result = engine.remove(data.getvalue(), RemovalOptions(format=OutputFormat.PNG))
+    alpha = np.asarray(Image.open(io.BytesIO(result.content)).getchannel("A")) > 127
+    truth = np.asarray(Image.open(FIXTURES / "gt" / "horse_on_grass.png").convert("L")
+                       .resize((160, 120))) > 127
+    assert (alpha & truth).sum() / (alpha | truth).sum() > 0.85
+
+
+def test_decontamination_never_changes_the_alpha(engine: Engine) -> None:
+    data = (FIXTURES / "images" / "chelsea.jpg").read_bytes()
+    alphas = []
+    for decontaminate in (False, True):
+        options = RemovalOptions(format=OutputFormat.PNG, refine=False,
+                                 decontaminate=decontaminate)
+        result = engine.remove(data, options)
+        alphas.append(np.asarray(Image.open(io.BytesIO(result.content)).getchannel("A")))
+    assert (alphas[0] == alphas[1]).all()
+
+
+def test_resizing_and_rotating_a_cutout_bring_back_no_background() -> None:
+    """Colour is resized and rotated with its alpha (premultiplied): a red subject cut
+    from green keeps red edges at any size and angle."""
+    from alphacut.imaging.compose import compose
+
+    rgb = Image.new("RGB", (120, 80), (0, 200, 0))
+    rgb.paste((220, 0, 0), (0, 0, 60, 80))
+    alpha = Image.new("L", (120, 80), 0)
+    alpha.paste(255, (0, 0, 60, 80))
+    for options in (RemovalOptions(format=OutputFormat.PNG, width=30),
+                    RemovalOptions(format=OutputFormat.PNG, width=300),
+                    RemovalOptions(format=OutputFormat.PNG, angle=30)):
+        out = np.asarray(compose(rgb, alpha, options)).astype(int)
+        visible = out[..., 3] > 8
+        assert (out[visible, 1] < 40).all(), options  # no green anywhere it shows
+        assert (out[visible, 0] > 150).all(), options
+    on_blue = np.asarray(compose(rgb, alpha, RemovalOptions(
+        format=OutputFormat.JPEG, width=30, bg_color=(0, 0, 255, 255)))).astype(int)
+    assert (on_blue[..., 1] < 40).all()  # subject red, background blue, no green between

@@ -2,7 +2,8 @@
 
 Order of checks inside this module: ``format``, ``w``, ``h``, ``angle``,
 ``bg_color``, then the booleans, then the cross-field rule (mask with
-bg_color). Every error found is reported; one alone is answered as itself, more
+bg_color), then alphacut's optional switches (``refine``, ``decontaminate``,
+``tta``). Every error found is reported; one alone is answered as itself, more
 than one as the contract's "Multiple validation errors".
 """
 

@@ -126,17 +126,25 @@ class Engine:
         if refine:
             # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
             small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
-        alpha = cv2.resize(small.astype(np.float32), rgb.size, interpolation=cv2.INTER_LINEAR)
         if refine:
-            alpha8 = matting.refine_edges(
-                pixels, alpha, matting.window_radius(rgb.size, model_size))
+            alpha8 = matting.refine_edges(pixels, _full_size(small, rgb.size),
+                                          matting.window_radius(rgb.size, model_size))
         else:
-            alpha8 = _to_bytes(alpha)
+            alpha8 = np.asarray(upscale(small, rgb.size))  # exactly the plain mask
         if clean:
             pixels = matting.decontaminate(
                 pixels, alpha8, matting.window_radius(rgb.size, model_size, times=8.0))
             rgb = Image.fromarray(pixels, "RGB")
         return rgb, Image.fromarray(alpha8, "L")
+
+
+def _full_size(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The model's float alpha at the image's size: OpenCV's bilinear when enlarging
+    both ways (fast), Pillow's antialiased bilinear when shrinking (no jagged edges)."""
+    if size[0] >= small.shape[1] and size[1] >= small.shape[0]:
+        return cv2.resize(small.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    plane = Image.fromarray(small.astype(np.float32), "F")
+    return np.asarray(plane.resize(size, Image.Resampling.BILINEAR))
 
 
 def _choose(asked: bool | None, default: bool) -> bool:

@@ -39,6 +39,9 @@ FINISH = (0.05, 0.95)
 """After the colour estimate, the same kind of ramp: near-sure values become sure."""
 COLOUR_CONTRAST = 0.1
 """|F - B| (in [0, 1] RGB) at which the colour estimate is fully trusted."""
+PRECISE_STEP = 8
+"""Grid cells at least this wide are averaged in 16 bits (below, 8 bits lose at most
+half a level of a cell mean, and the masks here are solid regions, not sparse dots)."""
 SPECK_FRACTION = 0.1
 """Subject islands smaller than this fraction of the largest one are dropped."""
 
@@ -94,13 +97,17 @@ def window_means(rgb: np.ndarray, mask: np.ndarray, radius: int, rows: np.ndarra
     whether the window had any.
 
     Computed only over the box the windows reach, on a grid ``step`` = radius // 4
-    times coarser (exact area averages of step x step cells; a last partial row or
-    column of cells is left out), where the window is ``radius / step`` cells: the
-    same means, at a fraction of the cost.
+    times coarser (area averages of step x step cells, 16-bit from PRECISE_STEP on;
+    a last partial row or column of cells is left out), where the window is
+    ``round(radius / step)`` cells each side of the pixel's own cell: close to the
+    exact means (the window snaps to the grid, up to ``step - 1`` px off centre), at
+    a fraction of the cost.
     """
     step = max(1, radius // 4)
-    # Only the part of the image the windows reach, aligned to whole cells.
-    reach = radius + step
+    cells = max(1, round(radius / step))
+    # Only the part of the image the windows reach (whole cells, a cell to spare on
+    # each side for the pixel's own cell), aligned to the grid.
+    reach = (cells + 2) * step
     top = max(0, int(rows.min()) - reach) // step * step
     left = max(0, int(cols.min()) - reach) // step * step
     bottom = min(mask.shape[0], int(rows.max()) + reach + 1)
@@ -109,20 +116,28 @@ def window_means(rgb: np.ndarray, mask: np.ndarray, radius: int, rows: np.ndarra
     rows, cols = rows - top, cols - left
     weighted = cv2.bitwise_and(rgb, rgb, mask=mask)
     weight = mask
+    per_pixel, per_level = 255.0, 1.0  # weight units of one pixel; colour units of one level
     if step > 1:
         height, width = mask.shape[0] // step, mask.shape[1] // step
         if height == 0 or width == 0:
-            step, height, width = 1, mask.shape[0], mask.shape[1]
-        size = (width, height)
-        crop = (slice(0, height * step), slice(0, width * step))
-        weight = cv2.resize(mask[crop], size, interpolation=cv2.INTER_AREA)
-        weighted = cv2.resize(weighted[crop], size, interpolation=cv2.INTER_AREA)
-    cells = max(1, round(radius / step))
+            step, cells = 1, radius
+        else:
+            size = (width, height)
+            crop = (slice(0, height * step), slice(0, width * step))
+            weight, weighted = mask[crop], weighted[crop]
+            if step >= PRECISE_STEP:
+                # 16-bit (x257), so a big cell's mean keeps its fraction: the 8-bit mean
+                # of a cell with a few masked pixels rounds to 0 or 1 and skews the ratio.
+                weight = weight.astype(np.uint16) * 257
+                weighted = weighted.astype(np.uint16) * 257
+                per_pixel, per_level = 65535.0, 257.0
+            weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+            weighted = cv2.resize(weighted, size, interpolation=cv2.INTER_AREA)
     window = (2 * cells + 1, 2 * cells + 1)
-    count = cv2.boxFilter(weight.astype(np.float32) * (1.0 / 255.0), -1, window,
+    count = cv2.boxFilter(weight.astype(np.float32) * (1.0 / per_pixel), -1, window,
                           normalize=False, borderType=cv2.BORDER_REFLECT)
-    total = cv2.boxFilter(weighted.astype(np.float32), -1, window, normalize=False,
-                          borderType=cv2.BORDER_REFLECT)
+    total = cv2.boxFilter(weighted.astype(np.float32) * (1.0 / per_level), -1, window,
+                          normalize=False, borderType=cv2.BORDER_REFLECT)
     ys = np.minimum(rows // step, count.shape[0] - 1)
     xs = np.minimum(cols // step, count.shape[1] - 1)
     found = count[ys, xs]

@@ -1,9 +1,9 @@
 """Resize, rotate and composite the colour image and its alpha.
 
-Colour and alpha are kept apart until the very end: resizing and rotating them
-separately never bleeds the old background into edges (no premultiplication
-traps), and the final composite can fill rotated corners with the right thing
-(transparent, the background colour, or black for a mask).
+Colour is resized and rotated as RGBA, which Pillow does premultiplied (see
+``compose``), so the old background never bleeds into the edges; the final
+composite fills rotated corners with the right thing (transparent, the
+background colour, or black for a mask).
 """
 
 from __future__ import annotations

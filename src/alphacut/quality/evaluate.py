@@ -127,10 +127,13 @@ def find_samples(data_dir: Path, limit: int | None = None) -> list[Sample]:
 
 def load_sample(sample: Sample) -> tuple[Pixels, Pixels]:
     """The input's RGB, oriented as the engine sees it, and the ground-truth alpha."""
-    with Image.open(sample.image) as image:
-        rgb = np.asarray(decode(image).rgb)
-    with Image.open(sample.truth) as truth:
-        alpha = np.asarray(truth.convert("L"))
+    try:
+        with Image.open(sample.image) as image:
+            rgb = np.asarray(decode(image).rgb)
+        with Image.open(sample.truth) as truth:
+            alpha = np.asarray(truth.convert("L"))
+    except OSError as exc:  # unreadable or not an image (PIL's UnidentifiedImageError)
+        raise EvalError(f"{sample.id}: cannot read {exc}") from exc
     if rgb.shape[:2] != alpha.shape:
         raise EvalError(f"{sample.id}: image is {rgb.shape[1]}x{rgb.shape[0]} but its "
                         f"ground truth is {alpha.shape[1]}x{alpha.shape[0]}")
