@@ -218,7 +218,7 @@ def test_phone_width_and_keyboard(browser: Browser, site: Served) -> None:
         desk.keyboard.press("Tab")
         reached.append(desk.evaluate("document.activeElement.id"))
     controls = ["files", "opt-format", "opt-w", "opt-h", "opt-exact", "opt-mask", "opt-bg-on",
-                "opt-angle", "opt-expand"]
+                "opt-angle", "opt-expand", "opt-refine", "opt-decontaminate", "opt-tta"]
     assert [c for c in controls if c not in reached] == []
     # the colour fields wake up from the keyboard too
     desk.focus("#opt-bg-on")

@@ -218,6 +218,22 @@ def test_secure_cookies_when_asked(webapp_server: Start, changes: dict[str, str]
         assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(flags)
 
 
+def test_the_editors_edge_boxes_start_as_the_servers_settings(webapp_server: Start) -> None:
+    def checked(page: str, name: str) -> bool:
+        tag = re.search(rf'<input id="opt-{name}"[^>]*>', page)
+        assert tag is not None, name
+        return " checked" in tag.group(0)
+
+    with webapp_server() as site:
+        page = httpx.get(f"{site.base}/").text
+        assert [checked(page, n) for n in ("refine", "decontaminate", "tta")] == [
+            True, True, False]
+    with webapp_server(refine=False, tta=True) as site:
+        page = httpx.get(f"{site.base}/").text
+        assert [checked(page, n) for n in ("refine", "decontaminate", "tta")] == [
+            False, True, True]
+
+
 def test_login_is_rate_limited(webapp_server: Start) -> None:
     with webapp_server(login_rate_limit=3) as site, httpx.Client(base_url=site.base) as http:
         for _ in range(3):

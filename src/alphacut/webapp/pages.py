@@ -192,8 +192,10 @@ async def on_refused(request: Request, exc: Exception) -> Response:
 @router.get("/")
 async def editor(request: Request) -> HTMLResponse:
     settings = _web(request).services.settings
+    quality = {"refine": settings.refine, "decontaminate": settings.decontaminate,
+               "tta": settings.tta}  # the server's defaults, as the boxes start
     return _render(request, await _visit(request), "editor.html",
-                   {"daily": settings.anonymous_daily_limit})
+                   {"daily": settings.anonymous_daily_limit, "quality": quality})
 
 
 @router.get("/app")

@@ -44,6 +44,9 @@
     const angle = $("opt-angle").value.trim();
     if (angle && Number(angle) !== 0) fields.push(["angle", angle]);
     fields.push(["expand", String($("opt-expand").checked)]);
+    for (const name of ["refine", "decontaminate", "tta"]) {
+      fields.push([name, String($("opt-" + name).checked)]);
+    }
     return fields;
   }
 
