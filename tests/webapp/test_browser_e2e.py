@@ -7,7 +7,6 @@ artifacts/webapp/ (git-ignored)."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -16,27 +15,20 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import launch_chromium
 from tests.conftest import FIXTURES, fixture_bytes, ground_truth
 from tests.web.conftest import Served
 from tests.webapp.conftest import ARTIFACTS, PASSWORD, Sink
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHOTO = "horse_on_grass"
 TIMEOUT_MS = 60_000  # a shared 2-core machine: generous, never a timing assertion
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: `make test` installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +105,23 @@ def test_sign_up_to_cut_out(page: Page, site: Served, smtp_sink: Sink, tmp_path:
                             files={"image": ("coffee.jpg", fixture_bytes("coffee"))})
         assert (refused.status_code, refused.json()["error"]) == (401, "invalid api key")
 
+    # Record the text fields of each form the editor sends (Playwright does not show
+    # multipart bodies holding a file).
+    page.add_init_script("""(() => { const send = XMLHttpRequest.prototype.send;
+        window.__sent = [];
+        XMLHttpRequest.prototype.send = function (body) {
+          if (body instanceof FormData) {
+            window.__sent.push([...body.entries()].filter(([, v]) => typeof v === "string"));
+          }
+          return send.call(this, body); }; })()""")
     page.goto(f"{site.base}/")
+    page.locator("#opt-tta").check()  # the Edges panel reaches the server
     page.locator("#files").set_input_files(str(FIXTURES / "images" / f"{PHOTO}.jpg"))
     item = page.locator("#results .item").first
     expect(item.locator(".state")).to_have_text("Done", timeout=120_000)
+    sent = dict(page.evaluate("window.__sent")[0])
+    assert {k: sent[k] for k in ("refine", "decontaminate", "tta")} == {
+        "refine": "true", "decontaminate": "true", "tta": "true"}
     with page.expect_download() as caught:
         item.locator("a.download").click()
     saved = tmp_path / caught.value.suggested_filename

@@ -151,11 +151,6 @@ def _choose(asked: bool | None, default: bool) -> bool:
     return default if asked is None else asked
 
 
-def _to_bytes(unit: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.clip(unit * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return out
-
-
 def upscale(alpha: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """Model-resolution alpha in [0, 1] to a full-size 8-bit mask, smoothly interpolated."""
     small = Image.fromarray(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8))

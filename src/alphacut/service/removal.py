@@ -50,7 +50,7 @@ class RemovalService:
         return options
 
     async def remove(self, content: bytes, options: RemovalOptions) -> Result:
-        """Run the engine off the event loop, uncharged (the library and CLI path)."""
+        """Run the engine off the event loop (uncharged; ``ChargedRemoval`` charges)."""
         return await self.runner.run(lambda: self.engine.remove(content, options))
 
 

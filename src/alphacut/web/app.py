@@ -66,7 +66,7 @@ def create_app(
     removal = RemovalService(engine, runner)
     quota = QuotaService(store, limits)
     services = Services(
-        settings=settings, engine=engine, runner=runner, removal=removal, metrics=metrics,
+        settings=settings, engine=engine, runner=runner, metrics=metrics,
         upload_limits=UploadLimits(settings.max_upload_bytes, settings.upload_idle_timeout_s,
                                    settings.upload_timeout_s),
         store=store, clock=clock, auth=Authenticator(store, tokens), quota=quota,

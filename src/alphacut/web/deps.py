@@ -15,7 +15,7 @@ from alphacut.engine.runner import Runner
 from alphacut.service.accounts import AccountService
 from alphacut.service.auth import Authenticator
 from alphacut.service.quota import QuotaService
-from alphacut.service.removal import ChargedRemoval, RemovalService
+from alphacut.service.removal import ChargedRemoval
 from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
 from alphacut.storage.base import Store
@@ -29,7 +29,6 @@ class Services:
     settings: Settings
     engine: Engine
     runner: Runner
-    removal: RemovalService
     metrics: Metrics
     upload_limits: UploadLimits
     store: Store
