@@ -246,8 +246,9 @@ class Floor:
         self._engine, self._data = engine, data
         self._model = engine.model(MODEL)
         self._tensor = self._model.preprocess(self._decode().convert("RGB"))
-        self._rgba = Image.open(io.BytesIO(output))
-        self._rgba.load()
+        import numpy as np
+
+        self._rgba = np.asarray(Image.open(io.BytesIO(output)))
         self.samples: dict[str, list[float]] = {stage: [] for stage in FLOOR}
 
     def _decode(self) -> Image.Image:
@@ -407,7 +408,7 @@ def environment(runs: int, png: dict[str, Any], rembg_versions: dict[str, str],
         "runs": runs, "cpus": os.cpu_count(), "python": sys.version.split()[0],
         "load_average_1min_before": load_before,
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "alphacut": {name: version(name) for name in ("onnxruntime", "pillow", "numpy")},
+        "alphacut": {name: version(name) for name in ("onnxruntime", "pillow", "numpy", "zlib-ng")},
         "alphacut_settings": {"intra_op_threads": THREADS, **png},
         "rembg": rembg_versions,
     }

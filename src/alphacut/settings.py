@@ -73,9 +73,14 @@ class Settings(BaseSettings):
     webp_quality: int = Field(90, ge=1, le=100, description="Lossy WebP quality of colour.")
     webp_method: int = Field(2, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
     jpeg_quality: int = Field(92, ge=1, le=100, description="JPEG quality.")
-    png_compress_level: int = Field(1, ge=0, le=9, description="zlib level for PNG (0..9).")
+    png_compress_level: int = Field(3, ge=0, le=9, description="zlib level for PNG (0..9).")
     png_strategy: Literal["default", "filtered", "rle", "huffman"] = Field(
-        "rle", description="zlib strategy for PNG; `rle` gives level-6 sizes at level-1 speed."
+        "default", description="zlib strategy for PNG."
+    )
+    png_filter: Literal["up", "adaptive"] = Field(
+        "up", description="PNG row filter: `up` (one filter, deflated on every CPU at once; "
+        "the fast default) or `adaptive` (Pillow's per-row choice, one thread; with level 1 "
+        "and `rle` a little smaller, 2-4x slower; docs/engine.md)."
     )
 
     # --- storage and server ---

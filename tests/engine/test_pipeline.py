@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,7 +12,14 @@ from alphacut import remove_background
 from alphacut.domain.options import OutputFormat, RemovalOptions
 from alphacut.engine.pipeline import Engine
 from alphacut.errors import InvalidSignature, UnknownModel
-from tests.conftest import decode_bytes, encoded, fixture_bytes, ground_truth, iou
+from tests.conftest import (
+    decode_bytes,
+    encoded,
+    fixture_bytes,
+    ground_truth,
+    iou,
+    make_settings,
+)
 
 # Measured IoU (u2netp, alpha > 0.5) minus a margin; `rocket`'s pseudo mask counts the
 # launch towers as subject, which u2netp does not, hence its low floor.
@@ -168,3 +177,18 @@ def test_invisible_pixels_carry_no_colour(engine: Engine) -> None:
     assert hidden.mean() > 0.3
     assert pixels[hidden][:, :3].max() == 0
     assert pixels[pixels[..., 3] == 255][:, :3].mean() > 20  # visible colour is untouched
+
+
+def test_png_writers_agree_on_every_pixel(engine: Engine, tmp_path: Path) -> None:
+    """The fast PNG writer (the default) and Pillow's (`png_filter=adaptive`) give the
+    same pixels, cut-out and mask alike; only their speed and bytes differ."""
+    pillow = Engine(make_settings(tmp_path, png_filter="adaptive"), store=engine.store)
+    for options in (RemovalOptions(format=OutputFormat.PNG),
+                    RemovalOptions(format=OutputFormat.PNG, mask=True),
+                    RemovalOptions(format=OutputFormat.PNG, bg_color=(0, 0, 255, 255))):
+        fast = engine.remove(fixture_bytes("chelsea"), options)
+        slow = pillow.remove(fixture_bytes("chelsea"), options)
+        assert fast.content != slow.content  # really two writers
+        fast_image, slow_image = decode_bytes(fast.content), decode_bytes(slow.content)
+        assert fast_image.mode == slow_image.mode
+        assert np.array_equal(np.asarray(fast_image), np.asarray(slow_image))

@@ -218,10 +218,11 @@ def test_resizing_and_rotating_a_cutout_bring_back_no_background() -> None:
     from green keeps red edges at any size and angle."""
     from alphacut.imaging.compose import compose
 
-    rgb = Image.new("RGB", (120, 80), (0, 200, 0))
-    rgb.paste((220, 0, 0), (0, 0, 60, 80))
-    alpha = Image.new("L", (120, 80), 0)
-    alpha.paste(255, (0, 0, 60, 80))
+    rgb = np.zeros((80, 120, 3), np.uint8)
+    rgb[:] = (0, 200, 0)
+    rgb[:, :60] = (220, 0, 0)
+    alpha = np.zeros((80, 120), np.uint8)
+    alpha[:, :60] = 255
     for options in (RemovalOptions(format=OutputFormat.PNG, width=30),
                     RemovalOptions(format=OutputFormat.PNG, width=300),
                     RemovalOptions(format=OutputFormat.PNG, angle=30)):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image
 
 from alphacut.domain.options import RemovalOptions
 from alphacut.engine.onnx import OnnxModel, Threads
@@ -59,7 +59,8 @@ class Engine:
         self.limits = Limits(settings.max_upload_bytes, settings.max_side_px)
         self.encoding = EncodeSettings(
             settings.webp_quality, settings.webp_method, settings.jpeg_quality,
-            settings.png_compress_level, settings.png_strategy,
+            settings.png_compress_level, settings.png_strategy, settings.png_filter,
+            settings.intra_op_threads,
         )
         self._models: dict[str, OnnxModel] = {}
         self._lock = threading.Lock()
@@ -106,23 +107,24 @@ class Engine:
         rgb, alpha = self._matte(decoded.rgb, small, model.spec.input_size, options)
         if decoded.alpha is not None:
             # The cut-out never shows what the input itself had made transparent.
-            alpha = ImageChops.darker(alpha, decoded.alpha)
-        image = compose(rgb, alpha, options)
+            alpha = np.minimum(alpha, np.asarray(decoded.alpha))
+        pixels = compose(rgb, alpha, options)
         clock.lap("postprocess")
-        content = encode(image, options.format, self.encoding)
+        content = encode(pixels, options.format, self.encoding)
         clock.lap("encode")
-        return Result(content, options.format.media_type, image.width, image.height, clock.laps)
+        height, width = pixels.shape[:2]
+        return Result(content, options.format.media_type, width, height, clock.laps)
 
     def _matte(self, rgb: Image.Image, small: np.ndarray, model_size: tuple[int, int],
-               options: RemovalOptions) -> tuple[Image.Image, Image.Image]:
+               options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
         """Full-size colour and alpha: refined and decontaminated when asked (by the
         request, else by the settings); without either, the plain upscaled mask."""
         refine = _choose(options.refine, self.settings.refine)
         # A mask has no colour to clean.
         clean = _choose(options.decontaminate, self.settings.decontaminate) and not options.mask
-        if not (refine or clean):
-            return rgb, upscale(small, rgb.size)
         pixels = np.asarray(rgb)
+        if not (refine or clean):
+            return pixels, np.asarray(upscale(small, rgb.size))
         if refine:
             # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
             small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
@@ -134,8 +136,7 @@ class Engine:
         if clean:
             pixels = matting.decontaminate(
                 pixels, alpha8, matting.window_radius(rgb.size, model_size, times=8.0))
-            rgb = Image.fromarray(pixels, "RGB")
-        return rgb, Image.fromarray(alpha8, "L")
+        return pixels, alpha8
 
 
 def _full_size(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:

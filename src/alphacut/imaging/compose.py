@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from alphacut.domain.options import RemovalOptions
 from alphacut.imaging.transform import WHITE, cutout, on_color, resize, rotate, target_size
 
 
-def compose(rgb: Image.Image, alpha: Image.Image, options: RemovalOptions) -> Image.Image:
+def compose(rgb: np.ndarray, alpha: np.ndarray, options: RemovalOptions) -> np.ndarray:
     """Resize, then rotate, then composite (so rotated corners get the right fill).
+
+    ``rgb`` is ``(height, width, 3)`` and ``alpha`` ``(height, width)``, both uint8;
+    the result is ``(height, width)`` for a mask, else 3 or 4 channels.
 
     Colour is resized and rotated together with its alpha, as RGBA (Pillow then
     works premultiplied): each new pixel's colour is weighted by how visible its
     sources were, so the old background, invisible before, never bleeds into the
     edges (no halo, no dark fringe from the black under transparent pixels).
     """
-    size = target_size(rgb.width, rgb.height, options.width, options.height,
-                       options.exact_resize)
+    height, width = alpha.shape
+    size = target_size(width, height, options.width, options.height, options.exact_resize)
     if options.mask:
-        return rotate(resize(alpha, size), options.angle, options.expand)
-    if size != rgb.size or options.angle % 360:
-        rgba = rgb.convert("RGBA")
-        rgba.putalpha(alpha)
-        rgba = rotate(resize(rgba, size), options.angle, options.expand)
-        rgb, alpha = rgba.convert("RGB"), rgba.getchannel("A")
+        if size == (width, height) and options.angle % 360 == 0:
+            return alpha
+        return np.asarray(rotate(resize(Image.fromarray(alpha, "L"), size), options.angle,
+                                 options.expand))
+    if size != (width, height) or options.angle % 360:
+        rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
+        rgba[..., 3] = alpha
+        moved = rotate(resize(Image.fromarray(rgba, "RGBA"), size), options.angle,
+                       options.expand)
+        rgba = np.asarray(moved)
+        rgb, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     if options.bg_color is not None:
         return on_color(rgb, alpha, options.bg_color, options.format.has_alpha)
     if options.format.has_alpha:

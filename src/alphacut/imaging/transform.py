@@ -8,6 +8,8 @@ background colour, or black for a mask).
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from alphacut.domain.colors import RGBA
@@ -53,31 +55,31 @@ def rotate(image: Image.Image, angle: float, expand: bool) -> Image.Image:
     )
 
 
-def cutout(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
+def cutout(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """RGBA: the colour with the predicted alpha.
 
-    Fully transparent pixels get black colour: invisible either way, and it makes
-    PNG files about 4x smaller and 3x faster to encode (measured in docs/engine.md).
+    Fully transparent pixels get black colour: invisible either way, it keeps the
+    hidden background out of the file, and it makes PNG files about 4x smaller and
+    3x faster to encode (measured in docs/engine.md). OpenCV does it in two passes
+    (12 MP: 33 ms, against 100 ms for Pillow's composite and putalpha).
     """
-    visible = alpha.point(_VISIBLE_LUT)
-    out = Image.composite(rgb, Image.new("RGB", rgb.size), visible)
-    out.putalpha(alpha)
+    out = cv2.cvtColor(cv2.bitwise_and(rgb, rgb, mask=alpha), cv2.COLOR_RGB2RGBA)
+    out[..., 3] = alpha
     return out
 
 
-_VISIBLE_LUT = [0] + [255] * 255
-
-
-def on_color(rgb: Image.Image, alpha: Image.Image, color: RGBA, keep_alpha: bool) -> Image.Image:
+def on_color(rgb: np.ndarray, alpha: np.ndarray, color: RGBA, keep_alpha: bool) -> np.ndarray:
     """The subject over a solid colour. A translucent colour stays translucent when the
     output format has alpha; otherwise the colour itself is first laid on white."""
+    height, width = alpha.shape
     if color[3] == 255 or not keep_alpha:
         solid = color[:3] if color[3] == 255 else _over_white(color)
-        background = Image.new("RGB", rgb.size, solid)
-        return Image.composite(rgb, background, alpha)
-    background_rgba = Image.new("RGBA", rgb.size, color)
-    background_rgba.alpha_composite(cutout(rgb, alpha))
-    return background_rgba
+        background = Image.new("RGB", (width, height), solid)
+        return np.asarray(Image.composite(Image.fromarray(rgb, "RGB"), background,
+                                          Image.fromarray(alpha, "L")))
+    background_rgba = Image.new("RGBA", (width, height), color)
+    background_rgba.alpha_composite(Image.fromarray(cutout(rgb, alpha), "RGBA"))
+    return np.asarray(background_rgba)
 
 
 def _over_white(color: RGBA) -> tuple[int, int, int]:
