@@ -128,8 +128,8 @@ def window_means(rgb: np.ndarray, mask: np.ndarray, radius: int, rows: np.ndarra
             if step >= PRECISE_STEP:
                 # 16-bit (x257), so a big cell's mean keeps its fraction: the 8-bit mean
                 # of a cell with a few masked pixels rounds to 0 or 1 and skews the ratio.
-                weight = weight.astype(np.uint16) * 257
-                weighted = weighted.astype(np.uint16) * 257
+                weight = np.multiply(weight, np.uint16(257), dtype=np.uint16)
+                weighted = np.multiply(weighted, np.uint16(257), dtype=np.uint16)
                 per_pixel, per_level = 65535.0, 257.0
             weight = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
             weighted = cv2.resize(weighted, size, interpolation=cv2.INTER_AREA)
