@@ -78,9 +78,9 @@ class Settings(BaseSettings):
         "default", description="zlib strategy for PNG."
     )
     png_filter: Literal["up", "adaptive"] = Field(
-        "up", description="PNG row filter: `up` (one filter, deflated on every CPU at once; "
-        "the fast default) or `adaptive` (Pillow's per-row choice, one thread; with level 1 "
-        "and `rle` a little smaller, 2-4x slower; docs/engine.md)."
+        "up", description="PNG row filter: `up` (our writer: one filter, deflated on every "
+        "CPU at once; the fast default) or `adaptive` (Pillow's writer: a filter chosen per "
+        "row, one thread, 2-4x slower; pair it with level 1 and `rle`; docs/engine.md)."
     )
 
     # --- storage and server ---
