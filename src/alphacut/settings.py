@@ -17,8 +17,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from alphacut.domain.billing import PlanPrice
 
 
-def _default_threads() -> int:
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, where the OS tells it), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def _default_threads() -> int:
+    return available_cpus()
 
 
 PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me"

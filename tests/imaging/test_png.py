@@ -46,20 +46,51 @@ def test_every_mode_reads_back_exactly(shape: tuple[int, ...], mode: str) -> Non
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
-def test_strips_deflated_apart_join_into_one_valid_stream(threads: int) -> None:
+def test_strips_deflated_apart_join_into_one_valid_stream(
+        threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Big enough for several strips: the joined stream's Adler-32 and every CRC hold,
     and Pillow, OpenCV (libpng) and plain zlib all read the same pixels."""
+    deflated = []
+    real_deflate = png._deflate
+
+    def counted(strip: np.ndarray, *args: object, **kwargs: object) -> bytes:
+        deflated.append(strip.shape[0])
+        return real_deflate(strip, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(png, "_deflate", counted)
     pixels = np.random.default_rng(threads).integers(0, 256, (1200, 700, 4), dtype=np.uint8)
-    pixels[400:800] = 0  # runs compress differently from noise: strips end mid-pattern
+    pixels[350:820] = 0  # runs compress differently from noise: a strip ends inside them
     data = write_png(pixels, threads=threads)
-    strips = len(png._strips(np.empty((1200, 700 * 4 + 1), np.uint8), threads))
-    assert strips == min(threads, 3)  # 3.4 MB of rows: at most three strips of >= 1 MB
-    (_, idat) = _chunks(data)[1]
-    raw = zlib.decompress(idat)  # checks the Adler-32
-    assert len(raw) == 1200 * (700 * 4 + 1)
+    assert len(deflated) == min(threads, 3)  # 3.4 MB of rows: strips of at least 1 MB
+    assert sum(deflated) == 1200
+    raw = zlib.decompress(b"".join(body for kind, body in _chunks(data) if kind == b"IDAT"))
+    assert len(raw) == 1200 * (700 * 4 + 1)  # and zlib checked the Adler-32
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
     opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(cv2.cvtColor(opencv, cv2.COLOR_BGRA2RGBA), pixels)
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+@pytest.mark.parametrize("strategy", ["default", "rle", "huffman", "filtered"])
+def test_every_level_and_strategy_joins_strips_validly(level: int, strategy: str) -> None:
+    from alphacut.imaging.encode import PNG_STRATEGIES
+
+    pixels = np.random.default_rng(level).integers(0, 256, (900, 600, 3), dtype=np.uint8)
+    pixels[:, 200:400] = 17
+    data = write_png(pixels, level, PNG_STRATEGIES[strategy], threads=2)
+    (header,) = [body for kind, body in _chunks(data) if kind == b"IDAT"][:1]
+    assert (header[0] * 256 + header[1]) % 31 == 0  # a valid zlib header
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
+
+
+def test_a_stream_longer_than_a_chunk_is_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PNG chunks hold at most 2**31 - 1 bytes: a longer stream goes into several IDATs."""
+    monkeypatch.setattr(png, "MAX_CHUNK", 1000)
+    pixels = np.random.default_rng(7).integers(0, 256, (300, 200, 4), dtype=np.uint8)
+    data = write_png(pixels)
+    idat = [body for kind, body in _chunks(data) if kind == b"IDAT"]
+    assert len(idat) > 200 and max(len(body) for body in idat) == 1000
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), pixels)
 
 
 def test_a_photo_compresses_about_as_well_as_pillow() -> None:
