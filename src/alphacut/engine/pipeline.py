@@ -130,16 +130,13 @@ class Engine:
         # A mask has no colour to clean.
         clean = _choose(options.decontaminate, self.settings.decontaminate) and not options.mask
         size = (pixels.shape[1], pixels.shape[0])
-        if not (refine or clean):
-            return pixels, np.asarray(upscale(small, size))
         if refine:
             # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
             small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
-        if refine:
             alpha8 = matting.refine_edges(pixels, _full_size(small, size),
                                           matting.window_radius(size, model_size))
         else:
-            alpha8 = np.asarray(upscale(small, size))  # exactly the plain mask
+            alpha8 = upscale(small, size)  # exactly the plain mask (rembg's)
         if clean:
             pixels = matting.decontaminate(
                 pixels, alpha8, matting.window_radius(size, model_size, times=8.0))
@@ -159,7 +156,7 @@ def _choose(asked: bool | None, default: bool) -> bool:
     return default if asked is None else asked
 
 
-def upscale(alpha: np.ndarray, size: tuple[int, int]) -> Image.Image:
+def upscale(alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Model-resolution alpha in [0, 1] to a full-size 8-bit mask, smoothly interpolated."""
     small = Image.fromarray(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    return small.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(small.resize(size, Image.Resampling.BILINEAR))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from alphacut.domain.options import RemovalOptions
-from alphacut.imaging.transform import WHITE, cutout, on_color, resize, rotate, target_size
+from alphacut.imaging.transform import (
+    WHITE,
+    cutout,
+    on_color,
+    resize,
+    rgba,
+    rotate,
+    target_size,
+)
 
 
 def compose(rgb: np.ndarray, alpha: np.ndarray, options: RemovalOptions) -> np.ndarray:
@@ -29,12 +36,9 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, options: RemovalOptions) -> np.n
         return np.asarray(rotate(resize(Image.fromarray(alpha, "L"), size), options.angle,
                                  options.expand))
     if size != (width, height) or options.angle % 360:
-        rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
-        rgba[..., 3] = alpha
-        moved = rotate(resize(Image.fromarray(rgba, "RGBA"), size), options.angle,
-                       options.expand)
-        rgba = np.asarray(moved)
-        rgb, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+        moved = np.asarray(rotate(resize(Image.fromarray(rgba(rgb, alpha), "RGBA"), size),
+                                  options.angle, options.expand))
+        rgb, alpha = np.ascontiguousarray(moved[..., :3]), np.ascontiguousarray(moved[..., 3])
     if options.bg_color is not None:
         return on_color(rgb, alpha, options.bg_color, options.format.has_alpha)
     if options.format.has_alpha:

@@ -23,7 +23,7 @@ class EncodeSettings:
     png_strategy: str = "default"
     png_filter: str = "up"
     threads: int | None = None
-    """Threads that deflate one PNG at once (None: one per CPU)."""
+    """Strips one PNG is deflated in at once, at most (None: one per CPU)."""
 
 
 PNG_STRATEGIES = {"default": zlib.Z_DEFAULT_STRATEGY, "filtered": zlib.Z_FILTERED,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import struct
-import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,15 +37,8 @@ ZLIB_HEADER_FOR_LEVEL = {0: b"\x78\x01", 1: b"\x78\x01", 2: b"\x78\x5e", 3: b"\x
                          4: b"\x78\x5e", 5: b"\x78\x5e", 6: b"\x78\x9c"}
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    with _POOLS_LOCK:
-        if threads not in _POOLS:
-            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="alphacut-png")
-        return _POOLS[threads]
+_POOL = ThreadPoolExecutor(available_cpus(), thread_name_prefix="alphacut-png")
+"""Deflates strips; its tasks never submit to it, so callers may wait on them."""
 
 
 def write_png(pixels: np.ndarray, level: int = 3, strategy: int = zlib.Z_DEFAULT_STRATEGY,
@@ -61,15 +53,10 @@ def write_png(pixels: np.ndarray, level: int = 3, strategy: int = zlib.Z_DEFAULT
         raise ValueError(f"write_png takes 1 to 4 channels, not {channels}")
     rows = _filter_up(pixels.reshape(height, width * channels))
     strips = _strips(rows, threads or available_cpus())
-    if len(strips) == 1:
-        deflated = [_deflate(strips[0], level, strategy, last=True)]
-        checksum = zlib_ng.adler32(rows)
-    else:
-        pool = _pool(len(strips))
-        jobs = [pool.submit(_deflate, strip, level, strategy, last=index == len(strips) - 1)
-                for index, strip in enumerate(strips)]
-        checksum = zlib_ng.adler32(rows)
-        deflated = [job.result() for job in jobs]
+    jobs = [_POOL.submit(_deflate, strip, level, strategy, last=index == len(strips) - 1)
+            for index, strip in enumerate(strips)]
+    checksum = zlib_ng.adler32(rows)  # meanwhile, on this thread
+    deflated = [job.result() for job in jobs]
     # One zlib stream, written as IDAT chunks strip by strip (no copy of the whole stream).
     deflated[0] = ZLIB_HEADER_FOR_LEVEL.get(level, b"\x78\xda") + deflated[0]
     deflated[-1] += struct.pack(">I", checksum)
