@@ -24,13 +24,15 @@ class Authenticator:
         self.tokens = tokens
 
     def resolve(self, api_key: str | None, bearer: str | None, client: str,
-                now: int) -> Principal:
+                now: int, session: bool = False) -> Principal:
+        """``session``: the token came from the web app's session cookie, where a stale
+        one (expired, or issued before the password changed) is anonymous, not a 401."""
         if api_key and bearer:
             raise KeyAndToken()
         if api_key:
             return self._by_key(api_key, client, now)
         if bearer:
-            return self._by_token(bearer, client)
+            return self._by_token(bearer, client, session)
         return Principal(client_address=client)
 
     def _by_key(self, api_key: str, client: str, now: int) -> Principal:
@@ -41,12 +43,14 @@ class Authenticator:
             raise InvalidApiKey()
         if not record.active:
             raise InvalidApiKey()
-        user = self._verified(record.user_id, InvalidApiKey())
+        user = self._verified(record.user_id)
         self.store.touch_key(digest, now)
         return Principal(client, user.id, Channel.API, user.plan)
 
-    def _by_token(self, token: str, client: str) -> Principal:
+    def _by_token(self, token: str, client: str, session: bool) -> Principal:
         user = self.token_user(token)
+        if user is None and session:
+            return Principal(client_address=client)
         if user is None:
             raise InvalidUserToken()
         if not user.email_verified:
@@ -65,10 +69,10 @@ class Authenticator:
             return None
         return user
 
-    def _verified(self, user_id: str, missing: Unauthorized) -> User:
+    def _verified(self, user_id: str) -> User:
         user = self.store.get_user(user_id)
         if user is None:
-            raise missing
+            raise InvalidApiKey()
         if not user.email_verified:
             raise EmailNotVerified()
         return user

@@ -17,7 +17,6 @@ wrong.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from alphacut.domain.accounts import User, normalize_email
 from alphacut.domain.clock import Clock
 from alphacut.errors import BadRequest, TooManyRequests, Unauthorized
 from alphacut.service.mail import Mail, Mailer, MailUnavailable
+from alphacut.service.tokens import PasswordFingerprint
 from alphacut.storage.base import DuplicateEmail, Store
 
 log = logging.getLogger("alphacut.identity")
@@ -95,10 +95,6 @@ def _serializer(secret: str, salt: str, clock: Clock) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=salt, signer=ClockSigner)
 
 
-def _fingerprint(password_hash: str | None) -> str:
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
-
-
 class IdentityService:
     def __init__(self, store: Store, clock: Clock, secret: str, policy: IdentityPolicy,
                  mailer: Mailer, hasher: PasswordHasher | None = None) -> None:
@@ -109,6 +105,7 @@ class IdentityService:
         self.hasher = hasher or PasswordHasher()
         self._verify = _serializer(secret, VERIFY_SALT, clock)
         self._reset = _serializer(secret, RESET_SALT, clock)
+        self._fingerprint = PasswordFingerprint(secret)
         self._dummy_hash: str | None = None
 
     # --- sign-up and verification -------------------------------------------------------
@@ -166,7 +163,7 @@ class IdentityService:
         user = self._owner(payload)
         if user is None or user.email != payload.get("email"):
             raise InvalidLink()
-        if not user.email_verified and payload.get("pw") != _fingerprint(user.password_hash):
+        if not user.email_verified and payload.get("pw") != self._fingerprint(user.password_hash):
             raise InvalidLink()  # the password changed since (a later sign-up): not this link
         if not user.email_verified:
             self.store.set_verified(user.id)
@@ -174,7 +171,7 @@ class IdentityService:
 
     def verification_link(self, user: User, base_url: str) -> str:
         token = self._verify.dumps({"uid": user.id, "email": user.email,
-                                    "pw": _fingerprint(user.password_hash)})
+                                    "pw": self._fingerprint(user.password_hash)})
         return f"{base_url}/verify?token={token}"
 
     # --- log-in ---------------------------------------------------------------------------
@@ -235,14 +232,14 @@ class IdentityService:
             log.error("password reset mail could not be sent (the requester is not told)")
 
     def reset_link(self, user: User, base_url: str) -> str:
-        token = self._reset.dumps({"uid": user.id, "pw": _fingerprint(user.password_hash)})
+        token = self._reset.dumps({"uid": user.id, "pw": self._fingerprint(user.password_hash)})
         return f"{base_url}/reset/confirm?token={token}"
 
     def check_reset(self, token: str) -> User:
         """The user a reset link is for, while it is valid and unused."""
         payload = self._load(self._reset, token, self.policy.reset_ttl_s)
         user = self._owner(payload)
-        if user is None or payload.get("pw") != _fingerprint(user.password_hash):
+        if user is None or payload.get("pw") != self._fingerprint(user.password_hash):
             raise InvalidLink()
         return user
 

@@ -22,17 +22,23 @@ class TokenClaims:
     password: str  # fingerprint of the password hash the token was issued against
 
 
+class PasswordFingerprint:
+    """A short keyed digest of a password hash (never the hash itself: the payloads of
+    tokens and mailed links that carry it are readable by whoever holds them)."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"alphacut-password-fingerprint|" + secret.encode()).digest()
+
+    def __call__(self, password_hash: str | None) -> str:
+        mac = hmac.new(self._key, (password_hash or "").encode(), hashlib.sha256)
+        return mac.hexdigest()[:16]
+
+
 class TokenSigner:
     def __init__(self, secret: str, ttl_s: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="alphacut-user-token")
-        self._key = hashlib.sha256(b"alphacut-password-fingerprint|" + secret.encode()).digest()
+        self.fingerprint = PasswordFingerprint(secret)
         self.ttl_s = ttl_s
-
-    def fingerprint(self, password_hash: str | None) -> str:
-        """A short keyed digest of the password hash (never the hash itself: the token's
-        payload is readable by whoever holds it)."""
-        mac = hmac.new(self._key, (password_hash or "").encode(), hashlib.sha256)
-        return mac.hexdigest()[:16]
 
     def issue(self, user_id: str, password_hash: str | None = None) -> str:
         return self._serializer.dumps({"uid": user_id, "pw": self.fingerprint(password_hash)})
@@ -49,12 +55,6 @@ class TokenSigner:
         if not isinstance(uid, str) or not isinstance(pw, str):
             return None
         return TokenClaims(uid, pw)
-
-    def user_id(self, token: str) -> str | None:
-        """The user id of a valid, unexpired token (not yet checked against the user's
-        password: see ``matches``); None otherwise."""
-        found = self.claims(token)
-        return found.user_id if found else None
 
     def matches(self, claims: TokenClaims, password_hash: str | None) -> bool:
         """Whether the token was issued against this password hash (still the user's)."""

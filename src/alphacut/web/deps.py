@@ -65,12 +65,12 @@ async def get_principal(
     api_key = request.headers.get("x-api-key") or None
     authorization = request.headers.get("authorization", "")
     bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+    session = False
     if api_key is None and not bearer:
         bearer = session_bearer(request.cookies, request.headers.get(CSRF_HEADER),
                                 services.settings.secret_key)
-        if bearer is not None and await run_in_threadpool(
-                services.auth.token_user, bearer) is None:
-            bearer = None
+        session = bearer is not None
     client = client_address(request, services.settings.trust_forwarded_for)
     now = int(services.clock.now())
-    return await run_in_threadpool(services.auth.resolve, api_key, bearer or None, client, now)
+    return await run_in_threadpool(services.auth.resolve, api_key, bearer or None, client, now,
+                                   session)

@@ -16,6 +16,11 @@ log = logging.getLogger("alphacut.web")
 
 
 def error_response(err: AlphacutError) -> JSONResponse:
+    return JSONResponse(err.to_body(), status_code=err.status, headers=error_headers(err))
+
+
+def error_headers(err: AlphacutError) -> dict[str, str]:
+    """Retry-After on 429 and 503, and the rate limit's own headers when one answered."""
     headers: dict[str, str] = {}
     if isinstance(err, TooManyRequests | ServiceUnavailable):
         headers["Retry-After"] = str(err.retry_after)
@@ -24,7 +29,7 @@ def error_response(err: AlphacutError) -> JSONResponse:
         headers |= {"X-RateLimit-Limit": str(decision.limit),
                     "X-RateLimit-Remaining": str(decision.remaining),
                     "X-RateLimit-Reset": str(decision.reset_at)}
-    return JSONResponse(err.to_body(), status_code=err.status, headers=headers)
+    return headers
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alphacut.domain.accounts import User
 from alphacut.domain.billing import UsageQuery
-from alphacut.errors import AlphacutError, TooManyRequests
+from alphacut.errors import AlphacutError
 from alphacut.service.accounts import UnknownKey
 from alphacut.service.identity import IdentityService
 from alphacut.service.usage import UsageService
@@ -35,6 +35,7 @@ from alphacut.web.csrf import (
     new_nonce,
 )
 from alphacut.web.deps import Services, client_address
+from alphacut.web.errors import error_headers
 
 log = logging.getLogger("alphacut.webapp")
 router = APIRouter(include_in_schema=False)
@@ -121,9 +122,7 @@ def _render(request: Request, visit: Visit, template: str, context: dict[str, An
         "csrf": csrf_token(settings.secret_key, visit.nonce, visit.session),
         "min_password": settings.password_min_length, "error": error.message if error else None,
     }
-    headers = {"Cache-Control": "no-store"}
-    if isinstance(error, TooManyRequests):
-        headers["Retry-After"] = str(error.retry_after)
+    headers = {"Cache-Control": "no-store"} | (error_headers(error) if error else {})
     response = web.templates.TemplateResponse(
         request, template, values | (context or {}),
         status_code=error.status if error else status, headers=headers)

@@ -70,5 +70,5 @@
     return new Blob([...parts, ...central, end], { type: "application/zip" });
   }
 
-  window.AlphacutZip = { build, crc32 };
+  window.AlphacutZip = { build };
 })();
