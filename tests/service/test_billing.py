@@ -3,8 +3,6 @@ statuses, the race between two deliveries, and what an event must carry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,19 +16,11 @@ from alphacut.service.billing import (
     UnmatchedEvent,
 )
 from alphacut.storage.base import Store
-from alphacut.storage.factory import open_store
 
 NOW = 1_742_040_000
 START, RENEWAL = 1_740_441_600, 1_743_033_600
 CONFIG = StripeConfig("whsec_x", 300, {"price_p": PlanPrice("Premium-20000", 20000)},
                       {"price_k": 5000}, PlanPrice("Free", 50))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(None, tmp_path)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,17 +17,9 @@ from alphacut.errors import AlphacutError, InvalidField
 from alphacut.service.quota import Limits, QuotaService
 from alphacut.service.removal import Charged, ChargedRemoval, RemovalService
 from alphacut.storage.base import Store
-from alphacut.storage.factory import open_store
 from tests.conftest import fixture_bytes
 
 NOW = 1_773_532_800  # 2026-03-15
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(None, tmp_path)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
@@ -63,13 +54,22 @@ def test_a_good_image_costs_one_credit(charged: ChargedRemoval, store: Store) ->
     assert store.cycle_usage(principal.user_id or "", month_bounds(2026, 3)[0]).api == 1
 
 
-def test_a_failed_image_costs_nothing(charged: ChargedRemoval, store: Store) -> None:
+def test_a_failed_image_costs_nothing(charged: ChargedRemoval, store: Store,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     principal = user(store, 5)
     good = fixture_bytes("coffee")
+    given_back = []
+    real_give_back = charged.quota.give_back
+    monkeypatch.setattr(charged.quota, "give_back",
+                        lambda admission: (given_back.append(admission),
+                                           real_give_back(admission)))
     with pytest.raises(AlphacutError):  # signature and header fine, pixels cut off
         run(charged, store, principal, upload(good[: len(good) // 3]))
+    assert len(given_back) == 1 and given_back[0].charge is not None  # taken, then returned
+    assert store.cycle_usage(principal.user_id or "", month_bounds(2026, 3)[0]).api == 0
     with pytest.raises(InvalidField):  # refused before any credit is taken
         run(charged, store, principal, upload(good, w="abc"))
+    assert len(given_back) == 1
     answer = run(charged, store, principal, upload(good))
     assert answer.credits_left == 4
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from alphacut.domain.accounts import CycleUsage, Usage
@@ -21,19 +18,11 @@ from alphacut.domain.principal import Channel
 from alphacut.errors import InvalidField, MultipleValidationErrors
 from alphacut.service.usage import UsageService
 from alphacut.storage.base import Store, UnknownUser
-from alphacut.storage.factory import open_store
 
 MARCH_2026 = month_bounds(2026, 3)
 APRIL_2026 = month_bounds(2026, 4)
 STRIPE = Window(1_773_100_800, 1_775_692_799)  # 2026-03-10 .. 2026-04-08 23:59:59
 MID_MARCH = 1_773_532_800  # 2026-03-15
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(None, tmp_path)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

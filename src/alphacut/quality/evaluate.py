@@ -156,12 +156,13 @@ def score(cutout: Cutout, image: Pixels, truth: Pixels) -> Scores:
         raise EvalError(f"a cut-out is {cutout.alpha.shape[::-1]}, its ground truth "
                         f"{truth.shape[::-1]} (width, height)")
     pred = cutout.alpha
+    curve = metrics.pr_curve(pred, truth)
     return Scores(
         mae=metrics.mae(pred, truth), iou=metrics.iou(pred, truth),
-        max_f=metrics.max_f_measure(pred, truth), bf=metrics.boundary_f_measure(pred, truth),
+        max_f=metrics.best_f(curve), bf=metrics.boundary_f_measure(pred, truth),
         edge_mae=metrics.edge_band_mae(pred, truth),
         edge_colour=metrics.edge_colour_error(pred, cutout.rgb, image, truth),
-        seconds=cutout.seconds, curve=metrics.pr_curve(pred, truth),
+        seconds=cutout.seconds, curve=curve,
     )
 
 
