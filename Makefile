@@ -36,12 +36,13 @@ $(NODE_CLIENT): tests/clients/node/package-lock.json
 	@command -v npm >/dev/null || scripts/apt-install nodejs npm
 	cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error
 
-test: model test-deps
+test: model test-deps lint
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # rembg, the baseline of bench and eval, in its own environment (.venv-bench), once.
 bench-env:

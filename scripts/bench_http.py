@@ -169,7 +169,7 @@ def core_bound(images: list[bytes]) -> float:
     code = f"""
 import time, sys
 from concurrent.futures import ThreadPoolExecutor
-from alphacut.engine.pipeline import Engine
+from alphacut import Engine
 from alphacut.domain.options import OutputFormat, RemovalOptions
 from alphacut.settings import Settings
 images = [open(p, 'rb').read() for p in sys.argv[1:]]

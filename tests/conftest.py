@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alphacut.engine.pipeline import Engine
+from alphacut import Engine
+from alphacut.domain.principal import Principal
+from alphacut.service.auth import Credentials, PrincipalResolver, ProxyPolicy
+from alphacut.service.csrf import CsrfTokens
+from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
+from alphacut.storage.base import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket",
@@ -77,3 +82,14 @@ def png_claiming(width: int, height: int) -> bytes:
     idat = b"IDAT" + body
     return (b"\x89PNG\r\n\x1a\n" + header + struct.pack(">I", len(body)) + idat
             + struct.pack(">I", zlib.crc32(idat)) + b"\0\0\0\0IEND\xaeB`\x82")
+
+
+def resolver(store: Store, tokens: TokenSigner) -> PrincipalResolver:
+    """The principal resolver on a test's own store (no admin token, no proxies)."""
+    return PrincipalResolver(store, tokens, CsrfTokens("test-csrf"), ProxyPolicy(), None)
+
+
+def resolve(principals: PrincipalResolver, api_key: str | None, bearer: str | None,
+            client: str, now: int) -> Principal:
+    """Who an image request with this key or token is."""
+    return principals.caller(Credentials(peer=client, api_key=api_key, bearer=bearer), now)

@@ -10,14 +10,14 @@ in the engine's numpy, onnxruntime, Pillow and pydantic.
 
 from __future__ import annotations
 
-import functools
 import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alphacut.domain.options import OutputFormat, RemovalOptions, parse_options
-    from alphacut.engine.pipeline import Engine, Result
+    from alphacut.engine.pipeline import Result
     from alphacut.errors import AlphacutError
+    from alphacut.library import Engine, remove_background
     from alphacut.settings import Settings
 
 __all__ = [
@@ -33,12 +33,13 @@ __all__ = [
 
 _LAZY = {
     "AlphacutError": "alphacut.errors",
-    "Engine": "alphacut.engine.pipeline",
+    "Engine": "alphacut.library",
     "OutputFormat": "alphacut.domain.options",
     "RemovalOptions": "alphacut.domain.options",
     "Result": "alphacut.engine.pipeline",
     "Settings": "alphacut.settings",
     "parse_options": "alphacut.domain.options",
+    "remove_background": "alphacut.library",
 }
 
 
@@ -53,20 +54,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-@functools.cache
-def _default_engine() -> Engine:
-    from alphacut.engine.pipeline import Engine
-    from alphacut.settings import Settings
-
-    return Engine(Settings())
-
-
-def remove_background(
-    data: bytes, options: RemovalOptions | None = None, *, engine: Engine | None = None
-) -> Result:
-    """Remove the background of one encoded image (png, jpeg, webp or bmp bytes)."""
-    from alphacut.domain.options import RemovalOptions
-
-    return (engine or _default_engine()).remove(data, options or RemovalOptions())

@@ -6,7 +6,6 @@ builds one and passes it down, so a test can build its own.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,14 +13,8 @@ from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alphacut.cpus import available_cpus
 from alphacut.domain.billing import PlanPrice
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity, where the OS tells it), at least 1."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _default_threads() -> int:

@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 
 from alphacut.cli.main import cli
 from alphacut.errors import InvalidApiKey
-from alphacut.service.auth import Authenticator
 from alphacut.service.keys import key_hash
 from alphacut.service.tokens import TokenSigner
 from alphacut.storage.base import Store
 from alphacut.storage.factory import open_store
+from tests.conftest import resolve, resolver
 
 USER_FIELDS = {"id", "email", "email_verified", "plan", "included_credits", "prepaid_credits",
                "created_at"}
@@ -156,7 +156,7 @@ def test_keys_create_prints_a_key_that_authenticates(store: Store) -> None:
                        "created_at": created["created_at"]}
     record = store.find_key_by_hash(key_hash(secret))
     assert record is not None and record.user_id == ann["id"]
-    principal = Authenticator(store, TokenSigner("test", 60)).resolve(
+    principal = resolve(resolver(store, TokenSigner("test", 60)),
         secret, None, "127.0.0.1", int(time.time()))
     assert principal.user_id == ann["id"]
 
@@ -197,7 +197,7 @@ def test_keys_list_never_shows_a_secret_or_its_hash() -> None:
 def test_keys_list_shows_the_last_use(store: Store) -> None:
     ann = create_user("ann@example.com", "--verified")
     key = create_key(ann["id"])
-    Authenticator(store, TokenSigner("test", 60)).resolve(key["key"], None, "::1",
+    resolve(resolver(store, TokenSigner("test", 60)), key["key"], None, "::1",
                                                           1_700_000_000)
     listed = run_json("keys", "list", ann["id"])
     assert listed[0]["last_used_at"] == 1_700_000_000
@@ -212,7 +212,7 @@ def test_keys_revoke(store: Store) -> None:
     [listed] = run_json("keys", "list", ann["id"])
     assert listed["active"] is False and isinstance(listed["revoked_at"], int)
     with pytest.raises(InvalidApiKey):
-        Authenticator(store, TokenSigner("test", 60)).resolve(key["key"], None, "::1", 0)
+        resolve(resolver(store, TokenSigner("test", 60)), key["key"], None, "::1", 0)
     assert run("keys", "list", ann["id"]).stdout.splitlines()[1].split()[-1] == "UTC"
     other = create_key(ann["id"])
     result = run("keys", "revoke", other["prefix"])

@@ -26,8 +26,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from alphacut import Engine
 from alphacut.domain.options import OutputFormat, RemovalOptions
-from alphacut.engine.pipeline import Engine
 from alphacut.engine.specs import MODELS
 from alphacut.errors import BadRequest, ModelUnavailable
 from alphacut.settings import Settings

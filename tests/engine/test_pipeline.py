@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alphacut import remove_background
+from alphacut import Engine, remove_background
 from alphacut.domain.options import OutputFormat, RemovalOptions
-from alphacut.engine.pipeline import Engine
 from alphacut.errors import InvalidSignature, UnknownModel
 from tests.conftest import (
     decode_bytes,

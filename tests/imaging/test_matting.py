@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from alphacut import Engine
 from alphacut.domain.options import OutputFormat, RemovalOptions
-from alphacut.engine.pipeline import Engine
 from alphacut.imaging import matting
 from tests.conftest import FIXTURES
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -60,7 +61,8 @@ def test_strips_deflated_apart_join_into_one_valid_stream(
     monkeypatch.setattr(png, "_deflate", counted)
     pixels = np.random.default_rng(threads).integers(0, 256, (1200, 700, 4), dtype=np.uint8)
     pixels[350:820] = 0  # runs compress differently from noise: a strip ends inside them
-    data = write_png(pixels, threads=threads)
+    with ThreadPoolExecutor(threads) as pool:
+        data = write_png(pixels, threads=threads, pool=pool)
     assert len(deflated) == min(threads, 3)  # 3.4 MB of rows: strips of at least 1 MB
     assert sum(deflated) == 1200
     raw = zlib.decompress(b"".join(body for kind, body in _chunks(data) if kind == b"IDAT"))

@@ -9,12 +9,8 @@ import pytest
 
 from alphacut.domain.billing import PlanPrice
 from alphacut.domain.clock import FixedClock
-from alphacut.service.billing import (
-    InvalidWebhook,
-    StripeConfig,
-    StripeWebhook,
-    UnmatchedEvent,
-)
+from alphacut.errors import InvalidWebhook, UnmatchedEvent
+from alphacut.service.billing import StripeConfig, StripeWebhook
 from alphacut.storage.base import Store
 
 NOW = 1_742_040_000

@@ -15,9 +15,9 @@ from alphacut.domain.billing import (
 )
 from alphacut.domain.clock import FixedClock, month_bounds
 from alphacut.domain.principal import Channel
-from alphacut.errors import InvalidField, MultipleValidationErrors
+from alphacut.errors import InvalidField, MultipleValidationErrors, UnknownUser
 from alphacut.service.usage import UsageService
-from alphacut.storage.base import Store, UnknownUser
+from alphacut.storage.base import Store
 
 MARCH_2026 = month_bounds(2026, 3)
 APRIL_2026 = month_bounds(2026, 4)

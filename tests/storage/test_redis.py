@@ -11,8 +11,8 @@ from redis.crc import key_slot
 
 from alphacut.domain.accounts import Usage
 from alphacut.domain.principal import Channel
+from alphacut.errors import SchemaError, StorageUnavailable
 from alphacut.storage import keys
-from alphacut.storage.base import SchemaError, StorageUnavailable
 from alphacut.storage.factory import open_store
 from alphacut.storage.redis import SCHEMA_VERSION, RedisStore
 from tests.storage.support import MARCH_2026, NOW, RedisServer, free_port, new_user, start_redis

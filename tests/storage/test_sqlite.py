@@ -12,7 +12,7 @@ import pytest
 
 from alphacut.domain.accounts import Usage
 from alphacut.domain.principal import Channel
-from alphacut.storage.base import SchemaError, StorageUnavailable, UnsupportedStoreUrl
+from alphacut.errors import SchemaError, StorageUnavailable, UnsupportedStoreUrl
 from alphacut.storage.factory import DEFAULT_SQLITE_FILE, open_store, redact, sqlite_path
 from alphacut.storage.sqlite import SCHEMA_VERSION, SqliteStore, migrate
 from tests.storage.support import MARCH_2026, NOW, new_user

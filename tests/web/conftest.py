@@ -13,12 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from alphacut.domain.clock import SystemClock
-from alphacut.engine.pipeline import Engine
+from alphacut import Engine, bootstrap
+from alphacut.bootstrap import Services
+from alphacut.server import create_app
 from alphacut.service.accounts import AccountService
 from alphacut.settings import Settings
-from alphacut.storage.factory import open_store
-from alphacut.web.app import create_app
 from tests.conftest import make_settings
 
 
@@ -30,10 +29,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
+def live_server(settings: Settings, engine: Engine,
+                services: Services | None = None) -> Iterator[str]:
+    """A server over what ``bootstrap.build`` makes (or over ``services`` already built)."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
+    app = create_app(services or bootstrap.build(settings, engine=engine))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -88,9 +90,9 @@ class Account:
 @pytest.fixture(scope="session")
 def accounts(settings: Settings) -> Iterator[AccountService]:
     """Account administration on the very store the session's server uses."""
-    store = open_store(settings.store_url, settings.data_dir)
-    yield AccountService(store, SystemClock())
-    store.close()
+    services = bootstrap.build(settings)
+    yield services.accounts
+    services.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,10 +116,7 @@ def served(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Callable
     @contextmanager
     def start(**changes: object) -> Iterator[Served]:
         settings = make_settings(tmp_path_factory.mktemp("data"), **changes)
-        store = open_store(settings.store_url, settings.data_dir)
-        try:
-            with live_server(settings, engine) as base:
-                yield Served(base, AccountService(store, SystemClock()), settings)
-        finally:
-            store.close()
+        services = bootstrap.build(settings, engine=engine)
+        with live_server(settings, engine, services) as base:
+            yield Served(base, services.accounts, settings)
     return start

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 from openapi_spec_validator import validate
 
+from alphacut.bootstrap import pool_sizes
+from alphacut.settings import Settings
 from tests.conftest import fixture_bytes
 
 
@@ -53,3 +55,16 @@ def test_unknown_route_answers_in_the_error_shape(client: httpx.Client) -> None:
     reply = client.get("/nope")
     assert reply.status_code == 404
     assert reply.json() == {"error": "Not Found", "status": 404}
+
+
+def test_metrics_report_every_pool_that_a_request_can_touch(
+    client: httpx.Client, settings: Settings
+) -> None:
+    """The sum of these gauges bounds the process's threads (docs/operations.md)."""
+    text = client.get("/metrics").text
+    gauges = {line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line.startswith("alphacut_pool_threads{")}
+    assert set(gauges) == {"work", "helpers", "deflate", "store", "inference"}
+    assert all(size >= 1 for size in gauges.values())
+    assert gauges == {name: float(size) for name, size in pool_sizes(settings).items()}
+    assert gauges["work"] == gauges["helpers"] == settings.max_concurrency

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from alphacut.domain.clock import SystemClock
-from alphacut.service.accounts import AccountService
+from alphacut import bootstrap
 from alphacut.settings import Settings
-from alphacut.storage.factory import open_store
-from tests.conftest import fixture_bytes
+from tests.conftest import fixture_bytes, make_settings
 from tests.storage.support import start_redis
 from tests.web.conftest import free_port
 
@@ -55,9 +53,10 @@ def server_process(store_url: str, data_dir: Path) -> Iterator[str]:
 def test_two_servers_one_redis_take_exactly_k_credits(tmp_path: Path) -> None:
     credits, requests = 4, 12
     redis_server = start_redis(tmp_path / "redis", appendonly=True)
-    store = open_store(redis_server.url, tmp_path)
+    services = bootstrap.build(make_settings(tmp_path, store_url=redis_server.url))
+    store = services.store
     try:
-        accounts = AccountService(store, SystemClock())
+        accounts = services.accounts
         user = accounts.create_user("fleet@example.com", "Fleet-4", credits, verified=True)
         key = accounts.create_key(user.id).key
         with (server_process(redis_server.url, tmp_path / "a") as first,
@@ -75,7 +74,7 @@ def test_two_servers_one_redis_take_exactly_k_credits(tmp_path: Path) -> None:
         now = datetime.now(UTC)
         usage = store.month_usage(user.id, now.year, now.month)
     finally:
-        store.close()
+        services.close()
         redis_server.stop()
     assert statuses == [200] * credits + [429] * (requests - credits)
     assert usage.api == credits

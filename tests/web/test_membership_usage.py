@@ -15,15 +15,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from alphacut import Engine, bootstrap
 from alphacut.domain.clock import FixedClock, month_bounds
 from alphacut.domain.principal import Channel
-from alphacut.engine.pipeline import Engine
+from alphacut.server import create_app
 from alphacut.service.accounts import AccountService
 from alphacut.service.tokens import TokenSigner
 from alphacut.settings import Settings
 from alphacut.storage.base import Store
-from alphacut.storage.factory import open_store
-from alphacut.web.app import create_app
 from tests.conftest import fixture_bytes, make_settings
 from tests.web.conftest import free_port
 
@@ -106,12 +105,9 @@ def serve_app(app: FastAPI) -> Iterator[str]:
 def billing_server(engine: Engine, data_dir: Path, **changes: object) -> Iterator[Billing]:
     settings = make_settings(data_dir, **changes)
     clock = FixedClock(MID_MARCH_2025)
-    store = open_store(settings.store_url, settings.data_dir)
-    try:
-        with serve_app(create_app(settings, engine, store, clock)) as base:
-            yield Billing(base, store, AccountService(store, clock), clock, settings)
-    finally:
-        store.close()
+    services = bootstrap.build(settings, engine=engine, clock=clock)
+    with serve_app(create_app(services)) as base:
+        yield Billing(base, services.store, services.accounts, clock, settings)
 
 
 @pytest.fixture(scope="module")

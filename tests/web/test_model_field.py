@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alphacut.engine.pipeline import Engine
+from alphacut import Engine
 from alphacut.engine.specs import MODELS
 from tests.conftest import decode_bytes, encoded, make_settings
 from tests.engine.tiny_models import BRIA, U2NET, install, tiny_graph

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
+from PIL import Image
 
 from tests.conftest import fixture_bytes
 
@@ -83,24 +87,46 @@ def test_a_silent_sender_is_cut_off(
                     "status": 408}
 
 
+def big_photo() -> bytes:
+    """A 12 MP photo-like image: seconds of work on this machine."""
+    rng = np.random.default_rng(7)
+    small = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    image = Image.fromarray(small).resize((4000, 3000), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def wait_until_running(base: str, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if "alphacut_in_flight 1.0" in httpx.get(f"{base}/metrics").text:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the first image never started")
+
+
 def test_a_full_queue_answers_503_at_once(
     server_with: Callable[..., AbstractContextManager[str]],
 ) -> None:
-    with server_with(max_concurrency=1, max_queue=0) as base:
-        holder = open_upload(base, 10_000, part_head("a.jpg"))  # takes the only slot
-        try:
-            time.sleep(0.3)
-            started = time.monotonic()
-            reply = httpx.post(f"{base}/rmbg", files={"image": ("a.jpg", fixture_bytes("coffee"))})
-            elapsed = time.monotonic() - started
-        finally:
-            holder.close()
+    """The only CPU slot is held by a real image in flight; an upload that arrives then is
+    read, and refused at once (not queued behind it)."""
+    with server_with(max_concurrency=1, max_queue=0) as base, \
+            ThreadPoolExecutor(1) as pool:
+        first = pool.submit(httpx.post, f"{base}/rmbg", timeout=120,
+                            files={"image": ("big.jpg", big_photo())},
+                            data={"tta": "true", "format": "png"})
+        wait_until_running(base)
+        started = time.monotonic()
+        reply = httpx.post(f"{base}/rmbg", files={"image": ("a.jpg", fixture_bytes("coffee"))})
+        elapsed = time.monotonic() - started
+        assert not first.done(), "the first image finished too soon to hold the slot"
+        assert first.result().status_code == 200
         assert reply.status_code == 503
         assert reply.headers["retry-after"] == "1"
         assert reply.json() == {"error": "The server is busy. Please retry shortly.",
                                 "status": 503}
         assert elapsed < 2
-        time.sleep(0.3)
         again = httpx.post(f"{base}/rmbg", files={"image": ("a.jpg", fixture_bytes("coffee"))},
                            timeout=60)
         assert again.status_code == 200

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import stripe
 
+from alphacut import Engine
 from alphacut.domain.billing import PlanPrice
-from alphacut.engine.pipeline import Engine
 from tests.conftest import fixture_bytes
 from tests.web.test_membership_usage import Billing, billing_server
 

@@ -13,24 +13,29 @@ from argon2 import PasswordHasher
 from itsdangerous import URLSafeTimedSerializer
 
 from alphacut.domain.clock import FixedClock
-from alphacut.errors import InvalidApiKey
-from alphacut.service.accounts import AccountService, KeysNeedVerifiedEmail
-from alphacut.service.auth import Authenticator, InvalidUserToken
+from alphacut.errors import (
+    InvalidApiKey,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidLink,
+    InvalidUserToken,
+    KeysNeedVerifiedEmail,
+    MailUnavailable,
+    TooManyAttempts,
+    WeakPassword,
+)
+from alphacut.service.accounts import AccountService
 from alphacut.service.identity import (
     RESET_SALT,
     VERIFY_SALT,
     IdentityPolicy,
     IdentityService,
-    InvalidCredentials,
-    InvalidEmail,
-    InvalidLink,
-    TooManyAttempts,
-    WeakPassword,
 )
 from alphacut.service.keys import key_hash
-from alphacut.service.mail import Mail, MailUnavailable
+from alphacut.service.mail import Mail
 from alphacut.service.tokens import TokenSigner
 from alphacut.storage.sqlite import SqliteStore
+from tests.conftest import resolve, resolver
 
 SECRET = "test-secret"
 BASE = "https://cut.example"
@@ -148,12 +153,12 @@ def test_signup_again_before_verifying_takes_the_new_password_and_revokes_keys(
         identity.login("ann@example.com", PASSWORD, "10.0.0.4")
     assert not any(k.active for k in store.list_keys(squatter.id))
     assert store.find_key_by_hash(key_hash(key.key)) is not None
-    auth = Authenticator(store, sessions)
+    auth = resolver(store, sessions)
     assert auth.token_user(session) is None
     with pytest.raises(InvalidApiKey):
-        auth.resolve(key.key, None, "10.0.0.1", NOW)
+        resolve(auth, key.key, None, "10.0.0.1", NOW)
     with pytest.raises(InvalidUserToken, match="invalid user token"):
-        auth.resolve(None, session, "10.0.0.1", NOW)
+        resolve(auth, None, session, "10.0.0.1", NOW)
 
 
 def test_keys_wait_for_a_verified_address(identity: IdentityService, outbox: Outbox,
@@ -174,13 +179,13 @@ def test_sessions_end_when_the_password_is_reset(identity: IdentityService, outb
     identity.verify(signed_up(identity, outbox))
     user = identity.login("ann@example.com", PASSWORD, "10.0.0.1")
     sessions = TokenSigner(SECRET, 3600)
-    auth = Authenticator(store, sessions)
+    auth = resolver(store, sessions)
     token = sessions.issue(user.id, user.password_hash)
-    assert auth.resolve(None, token, "10.0.0.1", NOW).user_id == user.id
+    assert resolve(auth, None, token, "10.0.0.1", NOW).user_id == user.id
     identity.request_reset("ann@example.com", "10.0.0.1", BASE)
     identity.reset_password(outbox.link("/reset/confirm"), "a brand new password")
     with pytest.raises(InvalidUserToken, match=r"^invalid user token$"):
-        auth.resolve(None, token, "10.0.0.1", NOW)
+        resolve(auth, None, token, "10.0.0.1", NOW)
     fresh = identity.login("ann@example.com", "a brand new password", "10.0.0.1")
     assert auth.token_user(sessions.issue(fresh.id, fresh.password_hash)) is not None
 
@@ -190,9 +195,9 @@ def test_tokens_of_users_without_a_password_keep_working(store: SqliteStore) -> 
                                                               verified=True)
     sessions = TokenSigner(SECRET, 3600)
     token = sessions.issue(user.id)
-    assert Authenticator(store, sessions).resolve(None, token, "::1", NOW).user_id == user.id
+    assert resolve(resolver(store, sessions), None, token, "::1", NOW).user_id == user.id
     store.set_password_hash(user.id, CHEAP.hash(PASSWORD))  # now it has one: token ends
-    assert Authenticator(store, sessions).token_user(token) is None
+    assert resolver(store, sessions).token_user(token) is None
 
 
 def test_tokens_and_links_do_not_show_the_password_hash(identity: IdentityService,

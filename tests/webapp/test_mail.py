@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from alphacut.service.mail import LogMailer, Mail, MailUnavailable, SmtpConfig, SmtpMailer
+from alphacut.errors import MailUnavailable
+from alphacut.service.mail import LogMailer, Mail, SmtpConfig, SmtpMailer
 from tests.web.conftest import free_port
 from tests.webapp.conftest import Sink
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from alphacut.engine.pipeline import Engine
+from alphacut import Engine, bootstrap
+from alphacut.server import create_app
 from alphacut.service.accounts import AccountService
 from alphacut.settings import Settings
-from alphacut.web.app import create_app
 from tests.conftest import fixture_bytes
 from tests.web.conftest import Served, free_port
 from tests.webapp.conftest import (
@@ -444,7 +444,7 @@ def test_revoking_a_key_revoked_meanwhile_says_so(http: httpx.Client, site: Serv
 
 
 def test_the_api_core_does_not_import_the_web_app() -> None:
-    code = ("import sys, alphacut.web.deps, alphacut.web.csrf; "
+    code = ("import sys, alphacut.web.api, alphacut.http.credentials; "
             "print([m for m in sys.modules if m.startswith('alphacut.webapp')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -452,7 +452,7 @@ def test_the_api_core_does_not_import_the_web_app() -> None:
 
 
 def test_a_500_carries_the_security_headers(settings: Settings, engine: Engine) -> None:
-    app = create_app(settings, engine)
+    app = create_app(bootstrap.build(settings, engine=engine))
 
     @app.get("/boom")
     async def boom() -> None:

@@ -22,6 +22,7 @@ import click
 from tqdm import tqdm
 
 from alphacut.cli.files import Job, expand_inputs, plan_jobs, write_atomically
+from alphacut.cli.options import chosen, options_from_flags, removal_flags
 from alphacut.client import (
     AlphacutClientError,
     AsyncClient,
@@ -32,8 +33,8 @@ from alphacut.client import (
     PermissionDeniedError,
     RetryPolicy,
 )
+from alphacut.domain.options import OutputFormat, RemovalOptions, options_of, parse_format
 
-_EXTENSIONS = {"webp": "webp", "png": "png", "jpeg": "jpg", "jpg": "jpg", "bmp": "bmp"}
 _SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg",
                    ".bmp": "bmp"}
 # Errors that every later image would meet too: stop starting new ones.
@@ -61,22 +62,6 @@ def client() -> None:
 # --- remove --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Options:
-    format: str | None
-    mask: bool
-    bg_color: str | None
-    width: int | None
-    height: int | None
-    exact_resize: bool
-    angle: float | None
-    expand: bool
-    model: str | None = None
-    refine: bool | None = None
-    decontaminate: bool | None = None
-    tta: bool | None = None
-
-
 @dataclass
 class _Tally:
     written: int = 0
@@ -89,22 +74,7 @@ class _Tally:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (one input), or folder (several); default: beside each input.")
-@click.option("--format", "fmt", type=click.Choice(sorted(_EXTENSIONS), case_sensitive=False),
-              help="Output format (default: from the output's suffix, else webp).")
-@click.option("--mask", is_flag=True, help="Return only the alpha mask (grayscale).")
-@click.option("--bg-color", default=None, help="Solid background: #RGB[A], #RRGGBB[AA], CSS name.")
-@click.option("--width", type=click.IntRange(1, 10000), help="Target width.")
-@click.option("--height", type=click.IntRange(1, 10000), help="Target height.")
-@click.option("--exact-resize", is_flag=True, help="Force exactly width x height.")
-@click.option("--angle", type=click.FloatRange(-360, 360), help="Rotate the result (degrees).")
-@click.option("--no-expand", is_flag=True, help="Keep the canvas size when rotating (crops).")
-@click.option("--model", default=None, help="alphacut extension: a model of the server's.")
-@click.option("--refine/--no-refine", default=None,
-              help="alphacut extension: edge refinement (default: the server's setting).")
-@click.option("--decontaminate/--no-decontaminate", default=None,
-              help="alphacut extension: subject colours at the edges (default: the server's).")
-@click.option("--tta/--no-tta", default=None,
-              help="alphacut extension: average with the mirror image's mask.")
+@removal_flags
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Requests in flight at once.")
@@ -114,29 +84,27 @@ class _Tally:
               help="Seconds to wait for each answer.")
 @_connection_options
 def remove(
-    inputs: tuple[str, ...], output: Path | None, fmt: str | None, mask: bool,
-    bg_color: str | None, width: int | None, height: int | None, exact_resize: bool,
-    angle: float | None, no_expand: bool, model: str | None, refine: bool | None,
-    decontaminate: bool | None, tta: bool | None, overwrite: bool, concurrency: int,
+    inputs: tuple[str, ...], output: Path | None, overwrite: bool, concurrency: int,
     max_attempts: int, timeout: float, base_url: str | None, api_key: str | None,
+    **flags: Any,
 ) -> None:
     """Remove the background of INPUT files, folders (recursive) or globs through a server.
 
     Outputs that already exist are skipped, so running the same command again
-    after an interruption or a failure redoes only what is missing.
+    after an interruption or a failure redoes only what is missing. The options are
+    `alphacut remove`'s; those not given are not sent (the server's defaults apply).
     """
-    if mask and bg_color:
-        raise click.UsageError("--mask and --bg-color cannot be used together.")
-    if fmt is None and output is not None:
-        fmt = _SUFFIX_FORMATS.get(output.suffix.lower())
+    if flags.get("format") is None and output is not None:
+        suffix = _SUFFIX_FORMATS.get(output.suffix.lower())
+        flags["format"] = parse_format(suffix) if suffix else None
+    options = options_from_flags(flags)
+    params = _sdk_params(options, set(chosen(flags)))
     try:
         found = expand_inputs(list(inputs))
     except FileNotFoundError as err:
         raise click.UsageError(str(err)) from err
-    jobs = plan_jobs(found, output, _EXTENSIONS[(fmt or "webp").lower()])
+    jobs = plan_jobs(found, output, options.format.extension)
     todo = [job for job in jobs if overwrite or not job.target.exists()]
-    options = _Options(fmt, mask, bg_color, width, height, exact_resize, angle, not no_expand,
-                       model, refine, decontaminate, tta)
     policy = RetryPolicy(max_attempts=max_attempts, base_delay=1.0, max_delay=120.0)
 
     def connect() -> AsyncClient:
@@ -144,7 +112,7 @@ def remove(
 
     tally = _Tally()
     try:
-        asyncio.run(_run_batch(todo, connect, options, concurrency, tally))
+        asyncio.run(_run_batch(todo, connect, params, concurrency, tally))
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {tally.written} written; run the same command again "
                    "to finish the rest", err=True)
@@ -160,8 +128,27 @@ def remove(
         sys.exit(1)
 
 
+def _sdk_params(options: RemovalOptions, given: set[str]) -> dict[str, Any]:
+    """The SDK's arguments for the options given: each named as its form field (``mask``
+    is the Node client's ``return_mask``). The SDK is independent of the server's schema:
+    a test checks that it covers every option of the form."""
+    params: dict[str, Any] = {}
+    for name, spec in options_of():
+        if name in given:
+            value = getattr(options, name)
+            if isinstance(value, OutputFormat):
+                value = value.value
+            elif name == "bg_color" and value is not None:
+                value = "#" + "".join(f"{c:02x}" for c in value)
+            params[_SDK_NAMES.get(spec.form.name, spec.form.name)] = value
+    return params
+
+
+_SDK_NAMES = {"mask": "return_mask"}
+
+
 async def _run_batch(
-    jobs: list[Job], connect: Callable[[], AsyncClient], options: _Options,
+    jobs: list[Job], connect: Callable[[], AsyncClient], params: dict[str, Any],
     concurrency: int, tally: _Tally,
 ) -> None:
     gate = asyncio.Semaphore(concurrency)
@@ -170,25 +157,20 @@ async def _run_batch(
         async with connect() as api:
             async def one(job: Job) -> None:
                 async with gate:
-                    await _process(api, job, options, tally, bar)
+                    await _process(api, job, params, tally, bar)
                 bar.update(1)
 
             await asyncio.gather(*(one(job) for job in jobs))
 
 
 async def _process(
-    api: AsyncClient, job: Job, options: _Options, tally: _Tally, bar: tqdm,
+    api: AsyncClient, job: Job, params: dict[str, Any], tally: _Tally, bar: tqdm,
 ) -> None:
     if tally.fatal is not None:
         tally.not_started += 1
         return
     try:
-        result = await api.remove_background(
-            job.source, format=options.format, return_mask=options.mask,
-            bg_color=options.bg_color, w=options.width, h=options.height,
-            exact_resize=options.exact_resize, angle=options.angle, expand=options.expand,
-            model=options.model, refine=options.refine, decontaminate=options.decontaminate,
-            tta=options.tta)
+        result = await api.remove_background(job.source, **params)
         with result:
             await asyncio.to_thread(write_atomically, job.target, result.content)
     except (AlphacutClientError, OSError) as err:

@@ -49,7 +49,7 @@ def _secrets(settings: Settings) -> Check:
 
 
 def _model(settings: Settings) -> Check:
-    from alphacut.engine.pipeline import Engine
+    from alphacut.library import Engine
 
     engine = Engine(settings)
     try:
@@ -79,15 +79,15 @@ def _runtime() -> Check:
 
 
 def _store(settings: Settings) -> Check:
-    from alphacut.storage.factory import open_store
+    from alphacut import bootstrap
 
     where = settings.store_url or f"SQLite under {settings.data_dir}"
     try:
-        store = open_store(settings.store_url, settings.data_dir)
+        services = bootstrap.build(settings)
         try:
-            store.ping()
+            services.store.ping()
         finally:
-            store.close()
+            services.close()
     except Exception as err:  # any failure to reach it is the finding
         return Check("store", FAIL, f"{where}: {err}")
     return Check("store", OK, f"{where}: reachable")

@@ -28,7 +28,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         click.echo(f"  web editor: {base}/    sign up: {base}/signup")
     click.echo(f"  try it:  curl -F image=@photo.jpg -F format=png {base}/rmbg -o cutout.png")
     uvicorn.run(
-        "alphacut.web.asgi:app_from_env", factory=True, host=settings.host, port=settings.port,
+        "alphacut.server:app_from_env", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, access_log=False, log_level="info",
         timeout_graceful_shutdown=int(settings.graceful_shutdown_s), timeout_keep_alive=5,
     )

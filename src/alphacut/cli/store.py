@@ -1,5 +1,6 @@
-"""What the account commands share: the server's store, opened from the same settings,
-and one way to render users and keys (JSON for scripts, text for people)."""
+"""What the account commands share: the services ``alphacut.bootstrap.build`` makes from
+the server's settings (so the same store), and one way to render users and keys (JSON for
+scripts, text for people)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from datetime import UTC, datetime
 
 import click
 
+from alphacut import bootstrap
 from alphacut.domain.accounts import ApiKey, User
-from alphacut.domain.clock import SystemClock
 from alphacut.errors import AlphacutError
 from alphacut.service.accounts import AccountService
 from alphacut.settings import Settings
-from alphacut.storage.factory import open_store
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 
@@ -28,15 +28,15 @@ def account_service(settings: Settings) -> Iterator[AccountService]:
     on stderr and exit code 1, through click.
     """
     try:
-        store = open_store(settings.store_url, settings.data_dir)
+        services = bootstrap.build(settings)
     except AlphacutError as exc:
         raise click.ClickException(exc.message) from exc
     try:
-        yield AccountService(store, SystemClock())
+        yield services.accounts
     except AlphacutError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
-        store.close()
+        services.close()
 
 
 def user_json(user: User) -> dict[str, object]:

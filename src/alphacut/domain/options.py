@@ -1,18 +1,29 @@
-"""What the caller asked for, parsed from form fields with every field error collected.
+"""What the caller asked for: the removal options, declared once.
 
-Order of checks inside this module: ``format``, ``w``, ``h``, ``angle``,
-``bg_color``, then the booleans, then the cross-field rule (mask with
-bg_color), then alphacut's optional switches (``refine``, ``decontaminate``,
-``tta``). Every error found is reported; one alone is answered as itself, more
-than one as the contract's "Multiple validation errors".
+``RemovalOptions`` is the schema. Each of its fields carries an :class:`Option`
+in its metadata: how the RemBG form names and parses it (with the contract's
+messages), its ``alphacut remove`` flag, and its control in the web editor.
+Everything else is derived from these rows: form parsing (:func:`parse_options`),
+the CLI flags (``alphacut.cli.options``), the OpenAPI fields
+(``alphacut.web.openapi``) and the editor's controls (``alphacut.webapp``).
+Adding an option is adding a field here, and the engine stage that uses it.
+
+Form parsing checks the fields in declaration order (the contract's: ``format``,
+``w``, ``h``, ``angle``, ``bg_color``, the booleans, then alphacut's extensions),
+then the rules that span fields (``mask`` with ``bg_color``), and reports every
+error found: one alone
+as itself, more than one as the contract's "Multiple validation errors".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
+from typing import Any, Literal
 
 from alphacut.domain.colors import RGBA, parse_color
 from alphacut.errors import FieldErrors, InvalidField
@@ -46,23 +57,7 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
-@dataclass(frozen=True)
-class RemovalOptions:
-    """Everything that shapes one output. ``None`` width/height mean "not set"."""
-
-    format: OutputFormat = OutputFormat.WEBP
-    width: int | None = None
-    height: int | None = None
-    exact_resize: bool = False
-    mask: bool = False
-    bg_color: RGBA | None = None
-    angle: float = 0.0
-    expand: bool = True
-    model: str | None = None
-    # alphacut extensions; None = the server's setting.
-    refine: bool | None = None
-    decontaminate: bool | None = None
-    tta: bool | None = None
+# --- the parsers: text in, a value or the contract's message out ----------------------
 
 
 def parse_format(raw: str) -> OutputFormat:
@@ -89,6 +84,15 @@ def parse_side(name: str, raw: str) -> int | None:
         raise InvalidField(name, f"'{name}' must be at least 1, got: {value}")
     if value > MAX_TARGET_SIDE:
         raise InvalidField(name, f"'{name}' must be at most {MAX_TARGET_SIDE}, got: {value}")
+    return value
+
+
+def parse_given_side(name: str, raw: str) -> int:
+    """A side typed on the command line: there is no "not set" to spell, so 0 is refused."""
+    value = parse_side(name, raw)
+    if value is None:
+        shown = raw.strip() or "''"
+        raise InvalidField(name, f"'{name}' must be at least 1, got: {shown}")
     return value
 
 
@@ -134,39 +138,245 @@ def parse_bool(name: str, raw: str, default: bool) -> bool:
     )
 
 
-def parse_options(fields: Mapping[str, str]) -> RemovalOptions:
-    """Parse the contract's form fields. Unknown fields (``return_base64``...) are ignored."""
-    errors = FieldErrors()
-    attempt = errors.attempt
-    defaults = RemovalOptions()
-
-    def raw(name: str) -> str:
-        return fields.get(name) or ""
-
-    fmt_raw = raw("format")
-    fmt = defaults.format
-    if fmt_raw.strip():
-        fmt = attempt(lambda: parse_format(fmt_raw), fmt)
-    width = attempt(lambda: parse_side("w", raw("w")), None)
-    height = attempt(lambda: parse_side("h", raw("h")), None)
-    angle = attempt(lambda: parse_angle(raw("angle")), 0.0)
-    bg_color = attempt(lambda: parse_bg_color(raw("bg_color")), None)
-    exact = attempt(lambda: parse_bool("exact_resize", raw("exact_resize"), False), False)
-    mask = attempt(lambda: parse_bool("mask", raw("mask"), False), False)
-    expand = attempt(lambda: parse_bool("expand", raw("expand"), True), True)
-    if mask and bg_color is not None:
-        errors.add(InvalidField(
-            "mask", "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other."
-        ))
-    refine = attempt(lambda: parse_switch("refine", raw("refine")), None)
-    decontaminate = attempt(lambda: parse_switch("decontaminate", raw("decontaminate")), None)
-    tta = attempt(lambda: parse_switch("tta", raw("tta")), None)
-    errors.raise_any()
-    model = raw("model").strip() or None
-    return RemovalOptions(fmt, width, height, exact, mask, bg_color, angle, expand, model,
-                          refine, decontaminate, tta)
-
-
 def parse_switch(name: str, raw: str) -> bool | None:
     """An optional boolean: empty means "the server's setting" (None)."""
     return None if raw.strip() == "" else parse_bool(name, raw, False)
+
+
+def parse_count(name: str, raw: str, high: int) -> int:
+    """A whole number from 0 to ``high``."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit():
+        raise InvalidField(name, f"'{name}' must be an integer, got: '{raw}'")
+    value = int(text)
+    if value > high:
+        raise InvalidField(name, f"'{name}' must be at most {high}, got: {value}")
+    return value
+
+
+def parse_name(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+# --- how one option shows on each surface --------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """The option as a RemBG form field: its name, parser, OpenAPI schema and description.
+    An empty value is the option's default; the parser sees only non-empty text."""
+
+    name: str
+    parse: Callable[[str], Any]
+    schema: Mapping[str, Any]
+    description: str
+    extension: bool = False
+    """An alphacut extension (clients of the contract never send it)."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """The option on ``alphacut remove`` (and ``alphacut client remove``).
+
+    ``value``: takes text, parsed by ``parse`` or else the form field's parser (same
+    messages);
+    ``flag``: present means True, or False when ``inverted`` (``--no-expand``);
+    ``switch``: ``--x/--no-x``, absent means the server's setting."""
+
+    decl: str
+    help: str
+    kind: Literal["value", "flag", "switch"] = "value"
+    inverted: bool = False
+    parse: Callable[[str], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Control:
+    """The option in the web editor: an input in a group (a fieldset; None = above them)."""
+
+    id: str
+    label: str
+    kind: Literal["select", "number", "checkbox", "color"]
+    group: str | None
+    attrs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    choices: tuple[tuple[str, str], ...] = ()
+    """(value, label) of a select; the first is selected."""
+
+
+@dataclass(frozen=True)
+class Option:
+    form: FormField
+    flag: Flag | None = None
+    control: Control | None = None
+
+
+def option(default: Any, form: FormField, flag: Flag | None = None,
+           control: Control | None = None) -> Any:
+    """A field of :class:`RemovalOptions` with its surfaces."""
+    return dataclasses.field(default=default,
+                             metadata={"option": Option(form, flag, control)})
+
+
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_SERVER_DEFAULT = " Unset = the server's setting."
+
+
+@dataclass(frozen=True)
+class RemovalOptions:
+    """Everything that shapes one output. ``None`` width/height mean "not set"; ``None``
+    switches mean "the server's setting"."""
+
+    format: OutputFormat = option(
+        OutputFormat.WEBP,
+        FormField("format", parse_format, {
+            "type": "string", "default": "webp",
+            "enum": ["webp", "png", "jpeg", "jpg", "bmp", "WEBP", "PNG", "JPEG", "JPG", "BMP"]},
+            "Output encoding, any case. JPEG and BMP carry no alpha: the result is composited "
+            "on bg_color, or white."),
+        Flag("--format", "webp (default), png, jpeg/jpg or bmp."),
+        Control("opt-format", "Output format", "select", None, choices=(
+            ("png", "PNG (transparent)"), ("webp", "WebP (transparent, smaller)"),
+            ("jpg", "JPEG (no transparency)"), ("bmp", "BMP (no transparency)"))),
+    )
+    width: int | None = option(
+        None,
+        FormField("w", lambda raw: parse_side("w", raw), {
+            "type": "integer", "minimum": 0, "maximum": MAX_TARGET_SIDE, "default": 0},
+            "Target width; 0 = not set. Keeps the aspect ratio unless exact_resize."),
+        Flag("--width", "Target width (keeps aspect unless --exact-resize).",
+             parse=lambda raw: parse_given_side("w", raw)),
+        Control("opt-w", "Width (px)", "number", "Size",
+                {"min": "1", "max": str(MAX_TARGET_SIDE), "inputmode": "numeric"}),
+    )
+    height: int | None = option(
+        None,
+        FormField("h", lambda raw: parse_side("h", raw), {
+            "type": "integer", "minimum": 0, "maximum": MAX_TARGET_SIDE, "default": 0},
+            "Target height; 0 = not set."),
+        Flag("--height", "Target height.", parse=lambda raw: parse_given_side("h", raw)),
+        Control("opt-h", "Height (px)", "number", "Size",
+                {"min": "1", "max": str(MAX_TARGET_SIDE), "inputmode": "numeric"}),
+    )
+    angle: float = option(
+        0.0,
+        FormField("angle", parse_angle, {
+            "type": "number", "minimum": -MAX_ANGLE, "maximum": MAX_ANGLE, "default": 0},
+            "Rotate the result counter-clockwise by this many degrees."),
+        Flag("--angle", "Rotate the result counter-clockwise, in degrees."),
+        Control("opt-angle", "Angle (degrees, −360 to 360)", "number", "Rotation",
+                {"min": "-360", "max": "360", "step": "any", "value": "0"}),
+    )
+    bg_color: RGBA | None = option(
+        None,
+        FormField("bg_color", parse_bg_color, {"type": "string", "default": ""},
+                  "Solid background: #RGB, #RGBA, #RRGGBB, #RRGGBBAA or a CSS colour name "
+                  "(e.g. #ffffff, #0f08, red). Not allowed with mask=true."),
+        Flag("--bg-color", "Solid background: #RGB[A], #RRGGBB[AA], CSS name."),
+        Control("opt-bg", "Colour as text", "color", "Output"),
+    )
+    exact_resize: bool = option(
+        False,
+        FormField("exact_resize", lambda raw: parse_bool("exact_resize", raw, False),
+                  {**_BOOL, "default": False}, "Force exactly w x h (may distort)."),
+        Flag("--exact-resize", "Force exactly width x height.", "flag"),
+        Control("opt-exact", "Exactly this size (may distort)", "checkbox", "Size"),
+    )
+    mask: bool = option(
+        False,
+        FormField("mask", lambda raw: parse_bool("mask", raw, False),
+                  {**_BOOL, "default": False},
+                  "Return only the alpha mask (8-bit grayscale)."),
+        Flag("--mask", "Write only the alpha mask (grayscale).", "flag"),
+        Control("opt-mask", "Only the mask (black and white)", "checkbox", "Output"),
+    )
+    expand: bool = option(
+        True,
+        FormField("expand", lambda raw: parse_bool("expand", raw, True),
+                  {**_BOOL, "default": True},
+                  "Grow the canvas so a rotated result is not cropped."),
+        Flag("--no-expand", "Keep the canvas size when rotating (crops).", "flag",
+             inverted=True),
+        Control("opt-expand", "Enlarge the canvas so nothing is cut off", "checkbox",
+                "Rotation"),
+    )
+    model: str | None = option(
+        None,
+        FormField("model", parse_name, {"type": "string", "default": "u2netp"},
+                  "alphacut extension: the model to use (see the operator's `alphacut models "
+                  "list`). Unknown names answer 400.", extension=True),
+        Flag("--model", "Model name (see `alphacut models list`)."),
+    )
+    refine: bool | None = option(
+        None,
+        FormField("refine", lambda raw: parse_switch("refine", raw), _BOOL,
+                  "alphacut extension: refine the mask's edges against the full-size photo "
+                  "(docs/quality.md); false = rembg's plain upscaled mask." + _SERVER_DEFAULT,
+                  extension=True),
+        Flag("--refine/--no-refine", "Refine edges against the full-size image "
+             "(default: ALPHACUT_REFINE, on).", "switch"),
+        Control("opt-refine", "Follow the photo's edges (refine)", "checkbox", "Edges"),
+    )
+    decontaminate: bool | None = option(
+        None,
+        FormField("decontaminate", lambda raw: parse_switch("decontaminate", raw), _BOOL,
+                  "alphacut extension: give semi-transparent edge pixels the subject's colour "
+                  "instead of the old background's (no halo on a new background)."
+                  + _SERVER_DEFAULT, extension=True),
+        Flag("--decontaminate/--no-decontaminate", "Subject colours in soft edge pixels "
+             "(default: ALPHACUT_DECONTAMINATE, on).", "switch"),
+        Control("opt-decontaminate", "Remove the old background's colour from the edges",
+                "checkbox", "Edges"),
+    )
+    tta: bool | None = option(
+        None,
+        FormField("tta", lambda raw: parse_switch("tta", raw), _BOOL,
+                  "alphacut extension: test-time augmentation, the mean of the mask and its "
+                  "mirror image's mask; better masks for twice the inference time."
+                  + _SERVER_DEFAULT, extension=True),
+        Flag("--tta/--no-tta", "Average with the mirror image's mask (default: ALPHACUT_TTA, "
+             "off).", "switch"),
+        Control("opt-tta", "Look twice (mirror image): better masks, slower", "checkbox",
+                "Edges"),
+    )
+
+
+def options_of() -> Iterator[tuple[str, Option]]:
+    """Each option's field name and surfaces, in declaration order."""
+    for spec in dataclasses.fields(RemovalOptions):
+        yield spec.name, spec.metadata["option"]
+
+
+def default_of(name: str) -> Any:
+    return {spec.name: spec.default for spec in dataclasses.fields(RemovalOptions)}[name]
+
+
+def check_rules(options: RemovalOptions, errors: FieldErrors) -> None:
+    """The rules that span fields."""
+    if options.mask and options.bg_color is not None:
+        errors.add(InvalidField(
+            "mask", "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other."
+        ))
+
+
+def parse_options(fields: Mapping[str, str]) -> RemovalOptions:
+    """Parse the contract's form fields. Unknown fields (``return_base64``...) are ignored."""
+    errors = FieldErrors()
+    values: dict[str, Any] = {}
+    for name, spec in options_of():
+        raw = fields.get(spec.form.name) or ""
+        if raw.strip():
+            values[name] = errors.attempt(partial(spec.form.parse, raw), default_of(name))
+    options = RemovalOptions(**values)
+    check_rules(options, errors)
+    errors.raise_any()
+    return options
+
+
+def build_options(values: Mapping[str, Any]) -> RemovalOptions:
+    """Options from values already parsed (the CLI's flags), with the rules that span
+    fields checked as the form's are."""
+    options = RemovalOptions(**values)
+    errors = FieldErrors()
+    check_rules(options, errors)
+    errors.raise_any()
+    return options

@@ -1,4 +1,4 @@
-"""What arrived in an upload: the image part and the plain form fields."""
+"""What arrived in an upload, and the limits it is read under."""
 
 from __future__ import annotations
 
@@ -14,3 +14,10 @@ class Upload:
     """The part's file name: None when it had none (the bytes still count), ``""`` when the
     sender chose no file (a browser's empty file input)."""
     content: bytes = b""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_file_bytes: int
+    idle_timeout_s: float = 30.0
+    total_timeout_s: float = 300.0

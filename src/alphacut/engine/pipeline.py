@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
@@ -17,19 +18,16 @@ import numpy as np
 from PIL import Image
 
 from alphacut.domain.options import RemovalOptions
-from alphacut.engine.onnx import OnnxModel, Threads
+from alphacut.engine.config import EngineConfig, EnginePools
+from alphacut.engine.onnx import OnnxModel
 from alphacut.engine.specs import ModelSpec
 from alphacut.engine.store import ModelStore
 from alphacut.errors import BadRequest
 from alphacut.imaging import matting
 from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
-from alphacut.imaging.encode import EncodeSettings, encode
-from alphacut.imaging.sniff import Limits, probe
-from alphacut.settings import Settings, available_cpus
-
-_HELPERS = ThreadPoolExecutor(available_cpus(), thread_name_prefix="alphacut-engine")
-"""Side work of the engine's callers, shared by every Engine (it never submits to itself)."""
+from alphacut.imaging.encode import encode
+from alphacut.imaging.sniff import probe
 
 
 @dataclass
@@ -54,24 +52,26 @@ class _Stopwatch:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
-        self.settings = settings
+    """The model runtime and the pipeline, told what to do by an :class:`EngineConfig`
+    (``alphacut.Engine(settings)`` builds one from the server's settings)."""
+
+    def __init__(self, config: EngineConfig, pools: EnginePools | None = None,
+                 store: ModelStore | None = None) -> None:
+        self.config = config
+        self.pools = pools or EnginePools()
+        downloads = config.downloads
         self.store = store or ModelStore(
-            settings.models_dir, pip_index_url=settings.pip_index_url,
-            pip_find_links=settings.pip_find_links, timeout_s=settings.download_timeout_s,
+            config.models_dir, pip_index_url=downloads.pip_index_url,
+            pip_find_links=downloads.pip_find_links, timeout_s=downloads.timeout_s,
         )
-        self.limits = Limits(settings.max_upload_bytes, settings.max_side_px)
-        self.encoding = EncodeSettings(
-            settings.webp_quality, settings.webp_method, settings.jpeg_quality,
-            settings.png_compress_level, settings.png_strategy, settings.png_filter,
-            settings.intra_op_threads,
-        )
+        self.limits = config.limits
+        self.encoding = config.encoding
         self._models: dict[str, OnnxModel] = {}
         self._lock = threading.Lock()
 
     def spec(self, name: str | None) -> ModelSpec:
-        spec = self.store.lookup(name or self.settings.model)
-        if not spec.commercial_use and not self.settings.allow_noncommercial_models:
+        spec = self.store.lookup(name or self.config.model)
+        if not spec.commercial_use and not self.config.allow_noncommercial_models:
             raise BadRequest(
                 f"Model '{spec.name}' is licensed for non-commercial use only "
                 f"({spec.licence}); the operator has not enabled it "
@@ -85,9 +85,7 @@ class Engine:
             loaded = self._models.get(spec.name)
             if loaded is None:
                 path = self.store.ensure(spec)
-                threads = Threads(self.settings.intra_op_threads, self.settings.inter_op_threads,
-                                  self.settings.adaptive_threads)
-                loaded = self._models[spec.name] = OnnxModel(spec, path, threads)
+                loaded = self._models[spec.name] = OnnxModel(spec, path, self.config.threads)
             return loaded
 
     def warm(self, name: str | None = None) -> None:
@@ -103,11 +101,11 @@ class Engine:
         model = self.model(options.model)
         # The full-size colour array is unpacked while the model's input is made: two
         # single-threaded copies at once (12 MP: 93 ms one after the other, 53 ms together).
-        colour = _HELPERS.submit(np.asarray, decoded.rgb)
+        colour = _submit(self.pools, np.asarray, decoded.rgb)
         tensor = model.preprocess(decoded.rgb)
         clock.lap("preprocess")
         small = model.infer(tensor)
-        if _choose(options.tta, self.settings.tta):
+        if _choose(options.tta, self.config.tta):
             # The mirror image's mask, mirrored back: the mean of two looks.
             small = (small + model.infer(np.ascontiguousarray(tensor[..., ::-1]))[:, ::-1]) / 2
         clock.lap("inference")
@@ -117,7 +115,7 @@ class Engine:
             alpha = np.minimum(alpha, np.asarray(decoded.alpha))
         pixels = compose(rgb, alpha, options)
         clock.lap("postprocess")
-        content = encode(pixels, options.format, self.encoding)
+        content = encode(pixels, options.format, self.encoding, self.pools.deflate)
         clock.lap("encode")
         height, width = pixels.shape[:2]
         return Result(content, options.format.media_type, width, height, clock.laps)
@@ -126,9 +124,9 @@ class Engine:
                options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
         """Full-size colour and alpha: refined and decontaminated when asked (by the
         request, else by the settings); without either, the plain upscaled mask."""
-        refine = _choose(options.refine, self.settings.refine)
+        refine = _choose(options.refine, self.config.refine)
         # A mask has no colour to clean.
-        clean = _choose(options.decontaminate, self.settings.decontaminate) and not options.mask
+        clean = _choose(options.decontaminate, self.config.decontaminate) and not options.mask
         size = (pixels.shape[1], pixels.shape[0])
         if refine:
             # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
@@ -141,6 +139,16 @@ class Engine:
             pixels = matting.decontaminate(
                 pixels, alpha8, matting.window_radius(size, model_size, times=8.0))
         return pixels, alpha8
+
+
+def _submit(pools: EnginePools, fn: Callable[[Image.Image], np.ndarray],
+            image: Image.Image) -> Future[np.ndarray]:
+    """Side work in the helpers' pool, or done here and now without one."""
+    if pools.helpers is not None:
+        return pools.helpers.submit(fn, image)
+    done: Future[np.ndarray] = Future()
+    done.set_result(fn(image))
+    return done
 
 
 def _full_size(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -3,7 +3,7 @@
 ``slot()`` admits a request or refuses it at once (503 + Retry-After) when
 ``concurrency + queue`` requests are already admitted, so memory never piles
 up behind a slow model. Admitted requests run at most ``concurrency`` at a time
-in a dedicated thread pool (ONNX Runtime and Pillow release the GIL).
+in the work pool the composition root sized (ONNX Runtime and Pillow release the GIL).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -21,11 +21,12 @@ T = TypeVar("T")
 
 
 class Runner:
-    def __init__(self, concurrency: int, queue: int, retry_after_s: int = 1) -> None:
+    def __init__(self, executor: Executor, concurrency: int, queue: int,
+                 retry_after_s: int = 1) -> None:
         self.concurrency = concurrency
         self.capacity = concurrency + queue
         self.retry_after_s = retry_after_s
-        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="alphacut-work")
+        self._executor = executor
         self._admitted = 0
         self._running = 0
         self._count_lock = threading.Lock()
@@ -67,6 +68,3 @@ class Runner:
                     self._running -= 1
 
         return await loop.run_in_executor(self._executor, counted)
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,19 +23,21 @@ class EncodeSettings:
     png_compress_level: int = 3
     png_strategy: str = "default"
     png_filter: str = "up"
-    threads: int | None = None
-    """Strips one PNG is deflated in at once, at most (None: one per CPU)."""
+    threads: int = 1
+    """Strips one PNG is deflated in at once, at most (given a pool to deflate them in)."""
 
 
 PNG_STRATEGIES = {"default": zlib.Z_DEFAULT_STRATEGY, "filtered": zlib.Z_FILTERED,
                   "rle": zlib.Z_RLE, "huffman": zlib.Z_HUFFMAN_ONLY}
 
 
-def encode(pixels: np.ndarray, fmt: OutputFormat, settings: EncodeSettings) -> bytes:
-    """``pixels``: uint8, ``(height, width)`` grey or ``(height, width, 3 | 4)`` RGB(A)."""
+def encode(pixels: np.ndarray, fmt: OutputFormat, settings: EncodeSettings,
+           pool: Executor | None = None) -> bytes:
+    """``pixels``: uint8, ``(height, width)`` grey or ``(height, width, 3 | 4)`` RGB(A).
+    ``pool``: where PNG strips may be deflated at once (see ``png.write_png``)."""
     strategy = PNG_STRATEGIES[settings.png_strategy]
     if fmt is OutputFormat.PNG and settings.png_filter == "up":
-        return write_png(pixels, settings.png_compress_level, strategy, settings.threads)
+        return write_png(pixels, settings.png_compress_level, strategy, settings.threads, pool)
     image = Image.fromarray(pixels)
     buffer = io.BytesIO()
     if fmt is OutputFormat.PNG:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import itertools
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 
 import numpy as np
 from zlib_ng import zlib_ng
-
-from alphacut.settings import available_cpus
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
@@ -37,14 +35,13 @@ ZLIB_HEADER_FOR_LEVEL = {0: b"\x78\x01", 1: b"\x78\x01", 2: b"\x78\x5e", 3: b"\x
                          4: b"\x78\x5e", 5: b"\x78\x5e", 6: b"\x78\x9c"}
 
 
-_POOL = ThreadPoolExecutor(available_cpus(), thread_name_prefix="alphacut-png")
-"""Deflates strips; its tasks never submit to it, so callers may wait on them."""
-
-
 def write_png(pixels: np.ndarray, level: int = 3, strategy: int = zlib.Z_DEFAULT_STRATEGY,
-              threads: int | None = None) -> bytes:
+              threads: int = 1, pool: Executor | None = None) -> bytes:
     """PNG bytes of an 8-bit ``(height, width)`` or ``(height, width, channels)`` array
-    (1 to 4 channels: L, LA, RGB, RGBA)."""
+    (1 to 4 channels: L, LA, RGB, RGBA).
+
+    ``threads`` strips at most are deflated at once in ``pool`` (whose tasks must never
+    wait on the pool themselves); without a pool, one after the other on this thread."""
     if pixels.dtype != np.uint8:
         raise ValueError(f"write_png takes uint8 pixels, not {pixels.dtype}")
     height, width = pixels.shape[:2]
@@ -52,11 +49,17 @@ def write_png(pixels: np.ndarray, level: int = 3, strategy: int = zlib.Z_DEFAULT
     if channels not in COLOUR_TYPES:
         raise ValueError(f"write_png takes 1 to 4 channels, not {channels}")
     rows = _filter_up(pixels.reshape(height, width * channels))
-    strips = _strips(rows, threads or available_cpus())
-    jobs = [_POOL.submit(_deflate, strip, level, strategy, last=index == len(strips) - 1)
-            for index, strip in enumerate(strips)]
-    checksum = zlib_ng.adler32(rows)  # meanwhile, on this thread
-    deflated = [job.result() for job in jobs]
+    strips = _strips(rows, threads if pool is not None else 1)
+    last = len(strips) - 1
+    if pool is None or last == 0:
+        checksum = zlib_ng.adler32(rows)
+        deflated = [_deflate(strip, level, strategy, index == last)
+                    for index, strip in enumerate(strips)]
+    else:
+        jobs = [pool.submit(_deflate, strip, level, strategy, index == last)
+                for index, strip in enumerate(strips)]
+        checksum = zlib_ng.adler32(rows)  # meanwhile, on this thread
+        deflated = [job.result() for job in jobs]
     # One zlib stream, written as IDAT chunks strip by strip (no copy of the whole stream).
     deflated[0] = ZLIB_HEADER_FOR_LEVEL.get(level, b"\x78\xda") + deflated[0]
     deflated[-1] += struct.pack(">I", checksum)

@@ -30,6 +30,7 @@ from alphacut.engine.pipeline import Engine
 from alphacut.engine.specs import ModelSpec, custom_model
 from alphacut.engine.store import ModelStore
 from alphacut.imaging.decode import decode
+from alphacut.library import Engine as SettingsEngine
 from alphacut.quality import metrics
 from alphacut.quality.rembg_peer import RembgWorker
 from alphacut.settings import Settings
@@ -255,9 +256,9 @@ def build_engine(settings: Settings, model: str) -> tuple[Engine, ModelSpec]:
     path = Path(model)
     if path.suffix == ".onnx" and path.is_file():
         spec = local_model(path)
-        engine = Engine(settings, store=_WithLocalModel(settings, spec))
+        engine: Engine = SettingsEngine(settings, store=_WithLocalModel(settings, spec))
         return engine, spec
-    engine = Engine(settings)
+    engine = SettingsEngine(settings)
     return engine, engine.spec(model)
 
 

@@ -6,22 +6,15 @@ from dataclasses import dataclass
 
 from alphacut.domain.accounts import ApiKey, User
 from alphacut.domain.clock import Clock
-from alphacut.errors import BadRequest, Forbidden
+from alphacut.errors import (
+    BadRequest,
+    KeyConflict,
+    KeysNeedVerifiedEmail,
+    UnknownKey,
+    UnknownUser,
+)
 from alphacut.service.keys import key_hash, key_prefix, new_key
-from alphacut.storage.base import KeyConflict, Store, UnknownUser
-
-
-class UnknownKey(BadRequest):
-    status = 404
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__(f"No active API key with the prefix '{prefix}'.")
-
-
-class KeysNeedVerifiedEmail(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("Please confirm your e-mail address before creating API keys: open "
-                         "the link we sent you (or send it again).")
+from alphacut.storage.base import Store
 
 
 @dataclass(frozen=True)

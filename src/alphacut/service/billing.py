@@ -31,8 +31,13 @@ import stripe
 from alphacut.domain.accounts import User
 from alphacut.domain.billing import PlanPrice, Window
 from alphacut.domain.clock import Clock
-from alphacut.errors import AlphacutError, BadRequest
-from alphacut.storage.base import CustomerConflict, Store
+from alphacut.errors import (
+    CustomerConflict,
+    InvalidWebhook,
+    UnknownPackPrice,
+    UnmatchedEvent,
+)
+from alphacut.storage.base import Store
 
 log = logging.getLogger("alphacut.billing")
 
@@ -43,50 +48,6 @@ Json = Mapping[str, Any]
 LIVE = frozenset({"active", "trialing", "past_due"})
 ENDED = frozenset({"canceled", "unpaid", "incomplete_expired", "paused"})
 SETTLED = frozenset({"paid", "no_payment_required"})  # a Checkout Session's payment_status
-
-
-# --- errors ----------------------------------------------------------------------------
-
-
-class WebhookDisabled(AlphacutError):
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__("The Stripe webhook is off on this server "
-                         "(set ALPHACUT_STRIPE_WEBHOOK_SECRET to turn it on).")
-
-
-class InvalidWebhook(BadRequest):
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"Invalid Stripe webhook: {detail}")
-
-
-class WebhookTooLarge(AlphacutError):
-    status = 413
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The webhook body exceeds {limit} bytes.")
-
-
-class UnprocessableEvent(AlphacutError):
-    """Signed and well formed, but it cannot be applied yet; Stripe retries non-2xx answers."""
-
-    status = 422
-
-
-class UnmatchedEvent(UnprocessableEvent):
-    def __init__(self, user_id: str | None, customer: str | None, email: str | None) -> None:
-        tried = ", ".join(f"{name} '{value}'" for name, value in
-                          (("metadata.user_id", user_id), ("customer", customer),
-                           ("e-mail", email)) if value) or "no user id, customer or e-mail"
-        super().__init__(f"No alphacut user matches this Stripe event ({tried}). "
-                         "Stripe will retry it.")
-
-
-class UnknownPackPrice(UnprocessableEvent):
-    def __init__(self, price: str) -> None:
-        super().__init__(f"The credit pack price '{price}' is not in "
-                         "ALPHACUT_STRIPE_CREDIT_PACKS. Stripe will retry it.")
 
 
 # --- values ------------------------------------------------------------------------------

@@ -28,10 +28,18 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from alphacut.domain.accounts import User, normalize_email
 from alphacut.domain.clock import Clock
-from alphacut.errors import BadRequest, TooManyRequests, Unauthorized
-from alphacut.service.mail import Mail, Mailer, MailUnavailable
+from alphacut.errors import (
+    DuplicateEmail,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidLink,
+    MailUnavailable,
+    TooManyAttempts,
+    WeakPassword,
+)
+from alphacut.service.mail import Mail, Mailer
 from alphacut.service.tokens import PasswordFingerprint
-from alphacut.storage.base import DuplicateEmail, Store
+from alphacut.storage.base import Store
 
 log = logging.getLogger("alphacut.identity")
 
@@ -40,36 +48,6 @@ MAIL_WINDOW_S = 3600
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 VERIFY_SALT = "alphacut-verify-email"
 RESET_SALT = "alphacut-password-reset"
-
-
-# --- errors: plain words, shown on the pages -----------------------------------------------
-
-
-class InvalidCredentials(Unauthorized):
-    def __init__(self) -> None:
-        super().__init__("Wrong e-mail address or password.")
-
-
-class InvalidEmail(BadRequest):
-    def __init__(self) -> None:
-        super().__init__("Please enter a valid e-mail address.")
-
-
-class WeakPassword(BadRequest):
-    def __init__(self, min_length: int) -> None:
-        super().__init__(f"Please choose a password of at least {min_length} characters.")
-
-
-class InvalidLink(BadRequest):
-    def __init__(self) -> None:
-        super().__init__("This link is invalid or has expired. Please ask for a new one.")
-
-
-class TooManyAttempts(TooManyRequests):
-    def __init__(self, retry_after: int) -> None:
-        minutes = max(1, (retry_after + 59) // 60)
-        super().__init__(f"Too many attempts. Please wait {minutes} minute"
-                         f"{'s' if minutes > 1 else ''} and try again.", retry_after)
 
 
 # --- the rules -------------------------------------------------------------------------------

@@ -14,16 +14,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal, Protocol
 
-from alphacut.errors import ServiceUnavailable
+from alphacut.errors import MailUnavailable
 
 log = logging.getLogger("alphacut.mail")
 
 TlsMode = Literal["none", "starttls", "ssl"]
-
-
-class MailUnavailable(ServiceUnavailable):
-    def __init__(self) -> None:
-        super().__init__("We could not send the e-mail right now. Please try again later.", 60)
 
 
 @dataclass(frozen=True)

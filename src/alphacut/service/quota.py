@@ -38,14 +38,6 @@ class Admission:
     charge: Charge | None = None
 
 
-class RateLimitExceeded(RateLimited):
-    """The contract's 429, carrying the decision so the headers can be rendered."""
-
-    def __init__(self, decision: RateDecision, now: float) -> None:
-        super().__init__(decision.retry_after(now))
-        self.decision = decision
-
-
 def billing_window(user: User, now: float) -> tuple[int, int]:
     """Stripe's current period while it lasts, else the current UTC calendar month (a period
     that ended without a renewal, e.g. a cancelled plan, stops counting)."""
@@ -64,7 +56,8 @@ class QuotaService:
         decision = self.store.hit(principal.rate_bucket, self.limits.for_principal(principal),
                                   self.limits.window_s, now)
         if not decision.allowed:
-            raise RateLimitExceeded(decision, now)
+            raise RateLimited(decision.retry_after(now), decision.limit, decision.remaining,
+                              decision.reset_at)
         return decision
 
     def take(self, principal: Principal, rate: RateDecision, now: float) -> Admission:

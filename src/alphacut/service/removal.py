@@ -1,15 +1,28 @@
-"""The removal use case: validate the upload, run the engine off the loop, return bytes.
+"""The removal use case: one image, from who is asking to what it cost.
 
-Order of checks (documented in docs/api.md): the ``image`` part is present, has
-a file name, an allowed extension, is not empty and not over the size limit
-(while streaming), has an image signature, has allowed dimensions; then the
-form fields, all of them collected at once. Only then is any pixel decoded.
+The order, owned here for every way in (``POST /rmbg``, the web editor, and the
+remove.bg-compatible API):
+
+1. who is asking (401/403/400), then the short-window rate limit (429): both
+   answer before the upload is read;
+2. the upload is read and validated (400): the ``image`` part is present, has
+   a file name, an allowed extension, is not empty and not over the size limit
+   (while streaming), has an image signature and allowed dimensions; then the
+   form fields, all of them collected at once. No pixel is decoded yet;
+3. admission for CPU work (503 when every slot and queue place is taken): only
+   now, so a slow upload never holds a CPU slot;
+4. the allowance or one credit (429);
+5. the image is cut out, off the event loop;
+6. settle: a failure gives the credit back.
+
+Adapters hand in the credentials and an upload reader, and render the delivery.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from alphacut.domain.clock import Clock
 from alphacut.domain.options import RemovalOptions, parse_options
@@ -17,65 +30,102 @@ from alphacut.domain.principal import Principal
 from alphacut.domain.upload import Upload
 from alphacut.engine.pipeline import Engine, Result
 from alphacut.engine.runner import Runner
-from alphacut.errors import NoFileSelected, NoImage
-from alphacut.imaging.sniff import check_extension, probe
+from alphacut.errors import AlphacutError, NoFileSelected, NoImage
+from alphacut.imaging.sniff import Limits, check_extension, probe
+from alphacut.service.auth import Credentials, PrincipalResolver
+from alphacut.service.offload import Offload
 from alphacut.service.quota import QuotaService
 from alphacut.storage.base import RateDecision
 
 
+class UploadReader(Protocol):
+    async def read(self) -> Upload:
+        """The whole upload, or the contract's error (no image, too large, too slow)."""
+        ...
+
+    async def discard(self) -> None:
+        """Drop a body that will not be used (bounded in bytes and time)."""
+        ...
+
+
 @dataclass(frozen=True)
-class Charged:
+class Delivery:
     """One image's answer and what it cost: ``credits_left`` for users, else None."""
 
     result: Result
+    rate: RateDecision
+    principal: Principal
     credits_left: int | None
 
+    @property
+    def credits_charged(self) -> int:
+        return 0 if self.credits_left is None else 1
 
-class RemovalService:
-    def __init__(self, engine: Engine, runner: Runner) -> None:
+
+def form_request(upload: Upload, limits: Limits) -> tuple[bytes, RemovalOptions]:
+    """The RemBG form's image part and fields, in the contract's order of checks."""
+    if not upload.has_image:
+        raise NoImage()
+    if upload.filename == "":
+        raise NoFileSelected()
+    if upload.filename is not None:
+        check_extension(upload.filename)
+    probe(upload.content, limits)
+    return upload.content, parse_options(upload.fields)
+
+
+def remove_local(engine: Engine, content: bytes, options: RemovalOptions) -> Result:
+    """One image on this machine, no account (``alphacut remove``): the same checks."""
+    probe(content, engine.limits)
+    engine.spec(options.model)
+    return engine.remove(content, options)
+
+
+Surface = Callable[[Upload, Limits], tuple[bytes, RemovalOptions]]
+"""How one API reads an image and its options from an upload, checking the image's
+bytes and header against the limits before its fields (the RemBG form's is
+:func:`form_request`)."""
+
+
+class RemovalUseCase:
+    def __init__(self, principals: PrincipalResolver, quota: QuotaService, engine: Engine,
+                 runner: Runner, offload: Offload, clock: Clock) -> None:
+        self.principals = principals
+        self.quota = quota
         self.engine = engine
         self.runner = runner
-
-    def validate(self, upload: Upload) -> RemovalOptions:
-        if not upload.has_image:
-            raise NoImage()
-        if upload.filename == "":
-            raise NoFileSelected()
-        if upload.filename is not None:
-            check_extension(upload.filename)
-        content, fields = upload.content, upload.fields
-        probe(content, self.engine.limits)
-        options = parse_options(fields)
-        self.engine.spec(options.model)
-        return options
-
-    async def remove(self, content: bytes, options: RemovalOptions) -> Result:
-        """Run the engine off the event loop (uncharged; ``ChargedRemoval`` charges)."""
-        return await self.runner.run(lambda: self.engine.remove(content, options))
-
-
-class ChargedRemoval:
-    """The image use case of the API and the web app: validate the upload, take the
-    allowance or one credit, cut the image out; a failure gives the credit back.
-
-    Callers hold a runner slot around it (admission) and have already checked who
-    is asking and the short-window rate (both answer before the upload is read).
-    Store calls run off the event loop.
-    """
-
-    def __init__(self, removal: RemovalService, quota: QuotaService, clock: Clock) -> None:
-        self.removal = removal
-        self.quota = quota
+        self.offload = offload
         self.clock = clock
 
-    async def __call__(self, principal: Principal, rate: RateDecision,
-                       upload: Upload) -> Charged:
-        options = self.removal.validate(upload)
-        admission = await asyncio.to_thread(self.quota.take, principal, rate, self.clock.now())
+    async def __call__(self, credentials: Credentials, upload: UploadReader,
+                       surface: Surface = form_request) -> Delivery:
+        principal, rate = await self._admit_caller(credentials, upload)
+        content, options = self._validated(await upload.read(), surface)
+        async with self.runner.slot():
+            now = self.clock.now()
+            admission = await self.offload(self.quota.take, principal, rate, now)
+            try:
+                result = await self.runner.run(lambda: self.engine.remove(content, options))
+            except BaseException:
+                await self.offload(self.quota.give_back, admission)
+                raise
+        left = await self.offload(self.quota.credits_left, admission, self.clock.now())
+        return Delivery(result, rate, principal, left)
+
+    async def _admit_caller(self, credentials: Credentials,
+                            upload: UploadReader) -> tuple[Principal, RateDecision]:
+        """Who, and how fast: refused before the upload is read (and then dropped, so a
+        client still sending sees our answer, not a reset connection)."""
         try:
-            result = await self.removal.remove(upload.content, options)
-        except BaseException:
-            await asyncio.to_thread(self.quota.give_back, admission)
+            principal = await self.offload(self.principals.caller, credentials,
+                                           int(self.clock.now()))
+            rate = await self.offload(self.quota.check_rate, principal, self.clock.now())
+        except AlphacutError:
+            await upload.discard()
             raise
-        left = await asyncio.to_thread(self.quota.credits_left, admission, self.clock.now())
-        return Charged(result, left)
+        return principal, rate
+
+    def _validated(self, upload: Upload, surface: Surface) -> tuple[bytes, RemovalOptions]:
+        content, options = surface(upload, self.engine.limits)
+        self.engine.spec(options.model)
+        return content, options

@@ -18,8 +18,9 @@ from alphacut.domain.billing import (
     window_starting_at,
 )
 from alphacut.domain.clock import Clock, utc_year_month
+from alphacut.errors import UnknownUser
 from alphacut.service.quota import billing_window
-from alphacut.storage.base import Store, UnknownUser
+from alphacut.storage.base import Store
 
 
 class UsageService:

@@ -17,67 +17,6 @@ from typing import Protocol
 
 from alphacut.domain.accounts import ApiKey, Charge, CycleUsage, Usage, User
 from alphacut.domain.principal import Channel
-from alphacut.errors import AlphacutError, ServiceUnavailable
-
-# --- errors ------------------------------------------------------------------
-
-
-class StorageError(AlphacutError):
-    """The store refused a change (a conflict, an unknown record, a schema it cannot run)."""
-
-
-class StorageUnavailable(ServiceUnavailable):
-    """The store could not be reached or did not answer (locked too long, down, read-only)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"The account store is unavailable: {detail}")
-
-
-class DuplicateEmail(StorageError):
-    status = 409
-
-    def __init__(self, email: str) -> None:
-        super().__init__(f"A user with the e-mail address '{email}' already exists.")
-        self.email = email
-
-
-class UnknownUser(StorageError):
-    status = 404
-
-    def __init__(self, user_id: str) -> None:
-        super().__init__(f"No user with id '{user_id}'.")
-        self.user_id = user_id
-
-
-class KeyConflict(StorageError):
-    """An API key with the same prefix (or the same hash) exists: generate another key."""
-
-    status = 409
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__(f"An API key with the prefix '{prefix}' already exists.")
-        self.prefix = prefix
-
-
-class CustomerConflict(StorageError):
-    """The Stripe customer is already linked to another user."""
-
-    status = 409
-
-    def __init__(self, customer_id: str, user_id: str) -> None:
-        super().__init__(f"The Stripe customer '{customer_id}' is linked to user '{user_id}'.")
-        self.customer_id = customer_id
-        self.user_id = user_id
-
-
-class SchemaError(StorageError):
-    """The stored schema is newer than this code, or not one of ours."""
-
-
-class UnsupportedStoreUrl(StorageError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"Unsupported store URL: {detail}")
-
 
 # --- values ------------------------------------------------------------------
 

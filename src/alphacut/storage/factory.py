@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from alphacut.storage.base import Store, UnsupportedStoreUrl
+from alphacut.errors import UnsupportedStoreUrl
+from alphacut.storage.base import Store
 
 DEFAULT_SQLITE_FILE = "alphacut.sqlite3"
 

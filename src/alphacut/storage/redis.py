@@ -39,16 +39,18 @@ from alphacut.domain.accounts import (
 )
 from alphacut.domain.clock import utc_year_month
 from alphacut.domain.principal import Channel
-from alphacut.storage import keys
-from alphacut.storage.base import (
+from alphacut.errors import (
     CustomerConflict,
     DuplicateEmail,
     KeyConflict,
-    RateDecision,
     SchemaError,
     StorageUnavailable,
     UnknownUser,
     UnsupportedStoreUrl,
+)
+from alphacut.storage import keys
+from alphacut.storage.base import (
+    RateDecision,
     check_not_negative,
     check_positive,
     check_window,

@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document: FastAPI's generated paths plus the hand-written parts that
-a streamed multipart endpoint cannot infer (its form fields and every error)."""
+a streamed multipart endpoint cannot infer: its form fields (from the removal options'
+schema, ``alphacut.domain.options``) and every error."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from alphacut.domain.options import options_of
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -80,57 +83,27 @@ def _error(description: str, examples: dict[str, Any],
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                 "schema": {"type": "integer"}}}
 
-RMBG_FORM: dict[str, Any] = {
-    "type": "object",
-    "required": ["image"],
-    "properties": {
+def _form_properties() -> dict[str, Any]:
+    """The upload, every removal option's field (from its schema row, in its order), and
+    the Node client's ``return_base64``."""
+    properties: dict[str, Any] = {
         "image": {"type": "string", "format": "binary",
                   "description": "The input image: webp, bmp, png, jpg or jpeg (at most 50 MB "
                                  "and 10000 px a side). The type is read from the bytes."},
-        "format": {"type": "string", "default": "webp",
-                   "enum": ["webp", "png", "jpeg", "jpg", "bmp", "WEBP", "PNG", "JPEG", "JPG",
-                            "BMP"],
-                   "description": "Output encoding, any case. JPEG and BMP carry no alpha: the "
-                                  "result is composited on bg_color, or white."},
-        "w": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0,
-              "description": "Target width; 0 = not set. Keeps the aspect ratio unless "
-                             "exact_resize."},
-        "h": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0,
-              "description": "Target height; 0 = not set."},
-        "exact_resize": {**_BOOL, "default": False,
-                         "description": "Force exactly w x h (may distort)."},
-        "mask": {**_BOOL, "default": False,
-                 "description": "Return only the alpha mask (8-bit grayscale)."},
-        "bg_color": {"type": "string", "default": "",
-                     "description": "Solid background: #RGB, #RGBA, #RRGGBB, #RRGGBBAA or a CSS "
-                                    "colour name (e.g. #ffffff, #0f08, red). Not allowed with "
-                                    "mask=true."},
-        "angle": {"type": "number", "minimum": -360, "maximum": 360, "default": 0,
-                  "description": "Rotate the result counter-clockwise by this many degrees."},
-        "expand": {**_BOOL, "default": True,
-                   "description": "Grow the canvas so a rotated result is not cropped."},
-        "return_base64": {**_BOOL, "default": False,
-                          "description": "Accepted for the official Node client and ignored: "
-                                         "the answer is always binary image bytes."},
-        "model": {"type": "string", "default": "u2netp",
-                  "description": "alphacut extension: the model to use (see the operator's "
-                                 "`alphacut models list`). Unknown names answer 400."},
-        "refine": {**_BOOL,
-                   "description": "alphacut extension: refine the mask's edges against the "
-                                  "full-size photo (docs/quality.md). Unset = the server's "
-                                  "setting (on unless the operator turned it off); false = "
-                                  "rembg's plain upscaled mask."},
-        "decontaminate": {**_BOOL,
-                          "description": "alphacut extension: give semi-transparent edge "
-                                         "pixels the subject's colour instead of the old "
-                                         "background's (no halo on a new background). Unset "
-                                         "= the server's setting (on by default)."},
-        "tta": {**_BOOL,
-                "description": "alphacut extension: test-time augmentation, the mean of the "
-                               "mask and its mirror image's mask; better masks for twice the "
-                               "inference time. Unset = the server's setting (off by "
-                               "default)."},
-    },
+    }
+    for _, spec in options_of():
+        properties[spec.form.name] = {**spec.form.schema, "description": spec.form.description}
+    properties["return_base64"] = {
+        **_BOOL, "default": False,
+        "description": "Accepted for the official Node client and ignored: the answer is "
+                       "always binary image bytes."}
+    return properties
+
+
+RMBG_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["image"],
+    "properties": _form_properties(),
 }
 
 RMBG_OPERATION: dict[str, Any] = {

@@ -15,21 +15,14 @@ from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 
-from alphacut.domain.upload import Upload
+from alphacut.domain.upload import Upload, UploadLimits
 from alphacut.errors import BadRequest, FileTooLarge, NoImage, UploadTimeout
 
 IMAGE_FIELD = "image"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 64
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_file_bytes: int
-    idle_timeout_s: float = 30.0
-    total_timeout_s: float = 300.0
 
 
 @dataclass
@@ -173,3 +166,22 @@ async def _with_deadlines(
         except TimeoutError:
             raise UploadTimeout() from None
         yield chunk
+
+
+class FormUpload:
+    """The removal use case's upload reader for a multipart request (``POST /rmbg``)."""
+
+    def __init__(self, request: Request, limits: UploadLimits) -> None:
+        self.request = request
+        self.limits = limits
+
+    async def read(self) -> Upload:
+        length = self.request.headers.get("content-length")
+        return await read_upload(
+            self.request.headers.get("content-type", ""),
+            int(length) if length and length.isdigit() else None,
+            self.request.stream(), self.limits,
+        )
+
+    async def discard(self) -> None:
+        await drain(self.request.stream(), self.limits)

@@ -7,48 +7,34 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
+from alphacut.bootstrap import Services
 from alphacut.domain.accounts import User
 from alphacut.domain.billing import UsageQuery
-from alphacut.errors import AlphacutError
-from alphacut.service.accounts import UnknownKey
+from alphacut.errors import AlphacutError, CsrfRejected, FormTooLarge, NoSuchKey, UnknownKey
+from alphacut.http.credentials import CSRF_FIELD, NONCE_COOKIE, SESSION_COOKIE, credentials
+from alphacut.http.errors import error_headers, public_message, status_of
+from alphacut.http.services import get_services
+from alphacut.service.csrf import new_nonce
 from alphacut.service.identity import IdentityService
-from alphacut.service.usage import UsageService
 from alphacut.settings import Settings
-from alphacut.web.csrf import (
-    CSRF_FIELD,
-    NONCE_COOKIE,
-    SESSION_COOKIE,
-    CsrfRejected,
-    csrf_token,
-    csrf_valid,
-    new_nonce,
-)
-from alphacut.web.deps import Services, client_address
-from alphacut.web.errors import error_headers
+from alphacut.webapp.editor import editor_groups
 
+T = TypeVar("T")
 log = logging.getLogger("alphacut.webapp")
 router = APIRouter(include_in_schema=False)
 
 MAX_FORM_BYTES = 64 * 1024
 _PREFIX = re.compile(r"ac_[A-Za-z0-9_-]{8}")
-
-
-@dataclass
-class WebApp:
-    services: Services
-    identity: IdentityService
-    templates: Jinja2Templates
 
 
 @dataclass(frozen=True)
@@ -62,12 +48,12 @@ class Visit:
 
 
 class PageRefused(Exception):
-    """A request a page cannot take (a bad CSRF token, a huge form): an error page."""
+    """A request a page cannot take (a bad CSRF token, a huge form): answered with an error
+    page, not the API's JSON."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    def __init__(self, error: AlphacutError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def utc_time(ts: int | None) -> str:
@@ -83,18 +69,17 @@ def utc_date(ts: int) -> str:
 # --- plumbing -----------------------------------------------------------------------------
 
 
-def _web(request: Request) -> WebApp:
-    web: WebApp = request.app.state.webapp
-    return web
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
 
 
 async def _visit(request: Request) -> Visit:
-    services = _web(request).services
-    session = request.cookies.get(SESSION_COOKIE, "")
+    services = get_services(request)
     # Expired, forged, or issued before the password changed: no one.
-    user = await run_in_threadpool(services.auth.token_user, session) if session else None
+    user = await services.offload(services.principals.visitor, credentials(request))
     nonce = request.cookies.get(NONCE_COOKIE)
-    return Visit(session, user, nonce or new_nonce(), not nonce)
+    return Visit(request.cookies.get(SESSION_COOKIE, ""), user, nonce or new_nonce(), not nonce)
 
 
 def _secure(request: Request, settings: Settings) -> bool:
@@ -110,22 +95,22 @@ def _secure(request: Request, settings: Settings) -> bool:
 def _set_cookie(response: Response, request: Request, name: str, value: str,
                 max_age: int | None) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
-                        secure=_secure(request, _web(request).services.settings))
+                        secure=_secure(request, get_services(request).settings))
 
 
 def _render(request: Request, visit: Visit, template: str, context: dict[str, Any] | None = None,
             status: int = 200, error: AlphacutError | None = None) -> HTMLResponse:
-    web = _web(request)
-    settings = web.services.settings
+    services = get_services(request)
     values: dict[str, Any] = {
         "user": visit.user, "csrf_field": CSRF_FIELD,
-        "csrf": csrf_token(settings.secret_key, visit.nonce, visit.session),
-        "min_password": settings.password_min_length, "error": error.message if error else None,
+        "csrf": services.csrf.token(visit.nonce, visit.session),
+        "min_password": services.settings.password_min_length,
+        "error": public_message(error) if error else None,
     }
     headers = {"Cache-Control": "no-store"} | (error_headers(error) if error else {})
-    response = web.templates.TemplateResponse(
+    response = _templates(request).TemplateResponse(
         request, template, values | (context or {}),
-        status_code=error.status if error else status, headers=headers)
+        status_code=status_of(error) if error else status, headers=headers)
     if visit.new_nonce:
         _set_cookie(response, request, NONCE_COOKIE, visit.nonce, None)
     return response
@@ -135,18 +120,23 @@ async def _form(request: Request, visit: Visit) -> dict[str, str]:
     """The posted form's text fields, once its CSRF token checks out."""
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > MAX_FORM_BYTES:
-        raise PageRefused(413, "This form is too large.")
+        raise PageRefused(FormTooLarge())
     form = await request.form(max_files=0, max_fields=20)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
-    secret = _web(request).services.settings.secret_key
-    if visit.new_nonce or not csrf_valid(secret, visit.nonce, visit.session,
-                                         fields.get(CSRF_FIELD)):
-        raise PageRefused(403, CsrfRejected().message)
+    csrf = get_services(request).csrf
+    if visit.new_nonce or not csrf.valid(visit.nonce, visit.session, fields.get(CSRF_FIELD)):
+        raise PageRefused(CsrfRejected())
     return fields
 
 
+async def _identity(request: Request, call: Callable[[IdentityService], T]) -> T:
+    """A call of the identity service, off the event loop."""
+    services = get_services(request)
+    return await services.offload(call, services.identity)
+
+
 def _client(request: Request) -> str:
-    return client_address(request, _web(request).services.settings.trust_forwarded_for)
+    return get_services(request).principals.client_address(credentials(request))
 
 
 def _is_local_host(host: str, bound: str) -> bool:
@@ -163,7 +153,7 @@ def _base_url(request: Request) -> str | None:
     but only when its Host is loopback or the address the server binds to (the Host header
     is the client's to choose: a link to another host would hand the token to that host).
     None otherwise: nothing is mailed (logged by the identity service)."""
-    settings = _web(request).services.settings
+    settings = get_services(request).settings
     if settings.public_url:
         return settings.public_url.rstrip("/")
     host = (request.url.hostname or "").lower().strip("[]")
@@ -182,7 +172,8 @@ async def on_refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageRefused)
     visit = await _visit(request)
     return _render(request, visit, "message.html",
-                   {"title": "Something went wrong", "message": exc.message}, exc.status)
+                   {"title": "Something went wrong", "message": exc.error.message},
+                   status_of(exc.error))
 
 
 # --- the editor -------------------------------------------------------------------------
@@ -190,11 +181,13 @@ async def on_refused(request: Request, exc: Exception) -> Response:
 
 @router.get("/")
 async def editor(request: Request) -> HTMLResponse:
-    settings = _web(request).services.settings
-    quality = {"refine": settings.refine, "decontaminate": settings.decontaminate,
-               "tta": settings.tta}  # the server's defaults, as the boxes start
+    settings = get_services(request).settings
+    # Switches start as the server's settings.
+    defaults = {"refine": settings.refine, "decontaminate": settings.decontaminate,
+                "tta": settings.tta}
     return _render(request, await _visit(request), "editor.html",
-                   {"daily": settings.anonymous_daily_limit, "quality": quality})
+                   {"daily": settings.anonymous_daily_limit,
+                    "groups": editor_groups(defaults)})
 
 
 @router.get("/app")
@@ -216,8 +209,8 @@ async def signup(request: Request) -> HTMLResponse:
     form = await _form(request, visit)
     email = form.get("email", "")
     try:
-        await run_in_threadpool(_web(request).identity.signup, email, form.get("password", ""),
-                                _client(request), _base_url(request))
+        password, client, base = form.get("password", ""), _client(request), _base_url(request)
+        await _identity(request, lambda identity: identity.signup(email, password, client, base))
     except AlphacutError as err:
         return _render(request, visit, "signup.html", {"email": email}, error=err)
     return _render(request, visit, "message.html", {
@@ -230,10 +223,10 @@ async def signup(request: Request) -> HTMLResponse:
 async def verify(request: Request, token: str = "") -> HTMLResponse:
     visit = await _visit(request)
     try:
-        await run_in_threadpool(_web(request).identity.verify, token)
+        await _identity(request, lambda identity: identity.verify(token))
     except AlphacutError as err:
         return _render(request, visit, "message.html",
-                       {"title": "Link not valid", "message": err.message}, err.status)
+                       {"title": "Link not valid", "message": err.message}, status_of(err))
     return _render(request, visit, "message.html", {
         "title": "Address confirmed", "link": ("/login", "Log in"),
         "message": "Your e-mail address is confirmed. You can now use the editor and API "
@@ -247,8 +240,9 @@ async def resend(request: Request) -> Response:
     if visit.user is None:
         return _to_login()
     try:
-        await run_in_threadpool(_web(request).identity.resend_verification, visit.user.id,
-                                _client(request), _base_url(request))
+        user_id, client, base = visit.user.id, _client(request), _base_url(request)
+        await _identity(request,
+                        lambda identity: identity.resend_verification(user_id, client, base))
     except AlphacutError as err:
         return await _account(request, visit, error=err)
     return RedirectResponse("/account?sent=1", status_code=303)
@@ -267,16 +261,16 @@ async def login(request: Request) -> Response:
     visit = await _visit(request)
     form = await _form(request, visit)
     email = form.get("email", "")
-    web = _web(request)
+    services = get_services(request)
     try:
-        user = await run_in_threadpool(web.identity.login, email, form.get("password", ""),
-                                       _client(request))
+        user = await services.offload(services.identity.login, email, form.get("password", ""),
+                                      _client(request))
     except AlphacutError as err:
         return _render(request, visit, "login.html", {"email": email}, error=err)
     response = RedirectResponse("/account", status_code=303)
     _set_cookie(response, request, SESSION_COOKIE,
-                web.services.tokens.issue(user.id, user.password_hash),
-                web.services.settings.user_token_ttl_s)
+                services.tokens.issue(user.id, user.password_hash),
+                services.settings.user_token_ttl_s)
     return response
 
 
@@ -287,7 +281,7 @@ async def logout(request: Request) -> RedirectResponse:
     await _form(request, await _visit(request))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                           secure=_secure(request, _web(request).services.settings))
+                           secure=_secure(request, get_services(request).settings))
     return response
 
 
@@ -304,9 +298,10 @@ async def reset(request: Request) -> HTMLResponse:
     visit = await _visit(request)
     form = await _form(request, visit)
     email = form.get("email", "")
-    identity = _web(request).identity
+    services = get_services(request)
+    identity = services.identity
     try:
-        address = await run_in_threadpool(identity.check_reset_request, email, _client(request))
+        address = await services.offload(identity.check_reset_request, email, _client(request))
     except AlphacutError as err:
         return _render(request, visit, "reset.html", {"email": email}, error=err)
     response = _render(request, visit, "message.html", {
@@ -323,11 +318,11 @@ async def reset(request: Request) -> HTMLResponse:
 async def reset_confirm_form(request: Request, token: str = "") -> HTMLResponse:
     visit = await _visit(request)
     try:
-        await run_in_threadpool(_web(request).identity.check_reset, token)
+        await _identity(request, lambda identity: identity.check_reset(token))
     except AlphacutError as err:
         return _render(request, visit, "message.html", {
             "title": "Link not valid", "message": err.message, "link": ("/reset", "Ask again")},
-            err.status)
+            status_of(err))
     return _render(request, visit, "reset_confirm.html", {"token": token})
 
 
@@ -337,8 +332,8 @@ async def reset_confirm(request: Request) -> HTMLResponse:
     form = await _form(request, visit)
     token = form.get("token", "")
     try:
-        await run_in_threadpool(_web(request).identity.reset_password, token,
-                                form.get("password", ""))
+        password = form.get("password", "")
+        await _identity(request, lambda identity: identity.reset_password(token, password))
     except AlphacutError as err:
         return _render(request, visit, "reset_confirm.html", {"token": token}, error=err)
     return _render(request, visit, "message.html", {
@@ -350,17 +345,17 @@ async def reset_confirm(request: Request) -> HTMLResponse:
 
 
 def _account_data(services: Services, user: User) -> dict[str, Any]:
-    usage = UsageService(services.store, services.clock)
-    report = usage.report(user.id, UsageQuery(billing_cycle=True))
+    report = services.usage.report(user.id, UsageQuery(billing_cycle=True))
     return {"account": user, "report": report, "cycle": report.billing_cycle,
-            "cycles": usage.cycles(user.id),
-            "keys": list(reversed(services.store.list_keys(user.id)))}
+            "cycles": services.usage.cycles(user.id),
+            "keys": list(reversed(services.accounts.keys(user.id)))}
 
 
 async def _account(request: Request, visit: Visit, extra: dict[str, Any] | None = None,
                    error: AlphacutError | None = None) -> HTMLResponse:
     assert visit.user is not None
-    data = await run_in_threadpool(_account_data, _web(request).services, visit.user)
+    services = get_services(request)
+    data = await services.offload(_account_data, services, visit.user)
     return _render(request, visit, "account.html", data | (extra or {}), error=error)
 
 
@@ -381,10 +376,10 @@ async def create_key(request: Request) -> Response:
     await _form(request, visit)
     if visit.user is None:
         return _to_login()
+    services = get_services(request)
     try:
-        made = await run_in_threadpool(
-            partial(_web(request).services.accounts.create_key, visit.user.id,
-                    require_verified=True))
+        made = await services.offload(services.accounts.create_key, visit.user.id,
+                                      require_verified=True)
     except AlphacutError as err:  # not verified yet (or the user vanished)
         return await _account(request, visit, error=err)
     # Rendered, not redirected: the secret is shown once and never lands in a URL.
@@ -397,20 +392,13 @@ async def revoke_key(request: Request) -> Response:
     form = await _form(request, visit)
     if visit.user is None:
         return _to_login()
-    services = _web(request).services
+    services = get_services(request)
     prefix = form.get("prefix", "")
-    keys = await run_in_threadpool(services.store.list_keys, visit.user.id)
+    keys = await services.offload(services.accounts.keys, visit.user.id)
     if not any(key.prefix == prefix and key.active for key in keys):  # only one's own keys
-        return await _account(request, visit, error=_NoSuchKey())
+        return await _account(request, visit, error=NoSuchKey())
     try:
-        await run_in_threadpool(services.accounts.revoke_key, prefix)
+        await services.offload(services.accounts.revoke_key, prefix)
     except UnknownKey:  # revoked in between (another tab, the CLI)
-        return await _account(request, visit, error=_NoSuchKey())
+        return await _account(request, visit, error=NoSuchKey())
     return RedirectResponse(f"/account?revoked={prefix}", status_code=303)
-
-
-class _NoSuchKey(AlphacutError):
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__("You have no active key with that prefix.")

@@ -9,41 +9,24 @@ body is malformed.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from alphacut.domain.accounts import ApiKey, User
-from alphacut.errors import AlphacutError, Unauthorized
-from alphacut.web.deps import Services, get_services
+from alphacut.errors import Unprocessable
+from alphacut.http.credentials import credentials
+from alphacut.http.services import ServicesDep, get_services
 
 # --- errors --------------------------------------------------------------------
 
 
-class AdminApiOff(AlphacutError):
-    """The same answer as an unknown path: an admin API that is off does not exist."""
-
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__("Not Found")
-
-
-class InvalidAdminToken(Unauthorized):
-    def __init__(self) -> None:
-        super().__init__("invalid admin token")
-
-
-class InvalidBody(AlphacutError):
-    status = 422
-
+class InvalidBody(Unprocessable):
     def __init__(self, errors: Sequence[Any]) -> None:
         super().__init__("Invalid request body: " + "; ".join(_describe(e) for e in errors))
 
@@ -59,15 +42,7 @@ def _describe(error: Any) -> str:
 
 
 def _authorize(request: Request) -> None:
-    expected = get_services(request).settings.admin_token
-    if not expected:
-        raise AdminApiOff()
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # Compare bytes: compare_digest refuses non-ASCII str, and a header may hold any
-    # byte (Starlette decodes headers as latin-1, so this gives back the bytes sent).
-    sent = given.strip().encode("latin-1")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, expected.encode()):
-        raise InvalidAdminToken()
+    get_services(request).principals.admin(credentials(request))
 
 
 class _AdminRoute(APIRoute):
@@ -103,7 +78,6 @@ router = APIRouter(
                422: _error("The JSON body is malformed or a field is out of range.")},
 )
 
-ServicesDep = Annotated[Services, Depends(get_services)]
 _UNKNOWN_USER: dict[int | str, dict[str, Any]] = {
     404: _error("The admin API is off, or no user has this id.")}
 
@@ -183,7 +157,7 @@ class RevokedKey(BaseModel):
                         409: _error("A user with this e-mail address exists.")})
 async def create_user(body: CreateUser, services: ServicesDep) -> UserRecord:
     settings = services.settings
-    user = await run_in_threadpool(
+    user = await services.offload(
         services.accounts.create_user, body.email,
         body.plan if body.plan is not None else settings.default_plan,
         body.credits if body.credits is not None else settings.default_included_credits,
@@ -194,32 +168,32 @@ async def create_user(body: CreateUser, services: ServicesDep) -> UserRecord:
 
 @router.get("/users", summary="List every user, oldest first")
 async def list_users(services: ServicesDep) -> list[UserRecord]:
-    found = await run_in_threadpool(services.accounts.users)
+    found = await services.offload(services.accounts.users)
     return [UserRecord.of(user) for user in found]
 
 
 @router.get("/users/{user_id}", summary="Show one user", responses=_UNKNOWN_USER)
 async def show_user(user_id: str, services: ServicesDep) -> UserRecord:
-    return UserRecord.of(await run_in_threadpool(services.accounts.user, user_id))
+    return UserRecord.of(await services.offload(services.accounts.user, user_id))
 
 
 @router.post("/users/{user_id}/verify", summary="Mark a user's e-mail address verified",
              responses=_UNKNOWN_USER)
 async def verify_user(user_id: str, services: ServicesDep) -> UserRecord:
-    return UserRecord.of(await run_in_threadpool(services.accounts.verify, user_id))
+    return UserRecord.of(await services.offload(services.accounts.verify, user_id))
 
 
 @router.put("/users/{user_id}/plan", summary="Set a user's plan and included credits",
             responses=_UNKNOWN_USER)
 async def set_plan(user_id: str, body: SetPlan, services: ServicesDep) -> UserRecord:
-    user = await run_in_threadpool(services.accounts.set_plan, user_id, body.plan, body.credits)
+    user = await services.offload(services.accounts.set_plan, user_id, body.plan, body.credits)
     return UserRecord.of(user)
 
 
 @router.post("/users/{user_id}/credits", summary="Add prepaid credits",
              responses=_UNKNOWN_USER)
 async def add_credits(user_id: str, body: AddCredits, services: ServicesDep) -> UserRecord:
-    user = await run_in_threadpool(services.accounts.add_prepaid, user_id, body.credits)
+    user = await services.offload(services.accounts.add_prepaid, user_id, body.credits)
     return UserRecord.of(user)
 
 
@@ -227,7 +201,7 @@ async def add_credits(user_id: str, body: AddCredits, services: ServicesDep) -> 
              summary="Create an API key (the secret is in this answer only)",
              responses=_UNKNOWN_USER)
 async def create_key(user_id: str, services: ServicesDep) -> NewApiKey:
-    new = await run_in_threadpool(services.accounts.create_key, user_id)
+    new = await services.offload(services.accounts.create_key, user_id)
     return NewApiKey(key=new.key, prefix=new.record.prefix, user_id=new.record.user_id,
                      created_at=new.record.created_at)
 
@@ -235,7 +209,7 @@ async def create_key(user_id: str, services: ServicesDep) -> NewApiKey:
 @router.get("/users/{user_id}/keys", summary="List a user's API keys, revoked ones included",
             responses=_UNKNOWN_USER)
 async def list_keys(user_id: str, services: ServicesDep) -> list[ApiKeyRecord]:
-    found = await run_in_threadpool(services.accounts.keys, user_id)
+    found = await services.offload(services.accounts.keys, user_id)
     return [ApiKeyRecord.of(key) for key in found]
 
 
@@ -243,5 +217,5 @@ async def list_keys(user_id: str, services: ServicesDep) -> list[ApiKeyRecord]:
                responses={404: _error("The admin API is off, or no active key has this "
                                       "prefix.")})
 async def revoke_key(prefix: str, services: ServicesDep) -> RevokedKey:
-    await run_in_threadpool(services.accounts.revoke_key, prefix)
+    await services.offload(services.accounts.revoke_key, prefix)
     return RevokedKey(revoked=prefix)

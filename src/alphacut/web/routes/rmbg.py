@@ -1,18 +1,16 @@
-"""POST /rmbg: the contract's one image endpoint."""
+"""POST /rmbg: the contract's one image endpoint (the use case: ``service.removal``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
 
 from alphacut.engine.pipeline import Result
-from alphacut.errors import AlphacutError
+from alphacut.http.credentials import credentials
+from alphacut.http.services import ServicesDep
+from alphacut.service.removal import Delivery
 from alphacut.storage.base import RateDecision
-from alphacut.web.deps import Services, get_principal, get_services
 from alphacut.web.openapi import RMBG_OPERATION
-from alphacut.web.upload import drain, read_upload
+from alphacut.web.upload import FormUpload
 
 router = APIRouter()
 
@@ -21,40 +19,22 @@ router = APIRouter()
     "/rmbg", summary="Remove the background of one image", tags=["images"],
     response_class=Response, openapi_extra=RMBG_OPERATION,
 )
-async def rmbg(
-    request: Request, services: Annotated[Services, Depends(get_services)]
-) -> Response:
-    """Order: who (401/403/400) → how fast (429) → admission (503) → the upload and its
-    fields (400) → a credit or the daily allowance (429) → the image; a failure refunds
-    (the last three: ``service.removal.ChargedRemoval``)."""
-    quota = services.quota
-    try:
-        principal = await get_principal(request, services)
-        rate = await run_in_threadpool(quota.check_rate, principal, services.clock.now())
-    except AlphacutError:
-        # Read (and drop) the upload first: a client still sending would otherwise see a
-        # reset connection instead of our answer.
-        await drain(request.stream(), services.upload_limits)
-        raise
-    async with services.runner.slot():
-        services.metrics.queue_depth.set(services.runner.waiting)
-        length = request.headers.get("content-length")
-        upload = await read_upload(
-            request.headers.get("content-type", ""),
-            int(length) if length and length.isdigit() else None,
-            request.stream(), services.upload_limits,
-        )
-        services.metrics.in_flight.inc()
-        try:
-            charged = await services.charged_removal(principal, rate, upload)
-        finally:
-            services.metrics.in_flight.dec()
-    result = charged.result
-    services.metrics.observe_stages(result.timings)
-    headers = _headers(result) | rate_headers(rate)
-    if charged.credits_left is not None:
-        headers |= {"X-Credits-Charged": "1", "X-Credits-Remaining": str(charged.credits_left)}
-    return Response(result.content, media_type=result.media_type, headers=headers)
+async def rmbg(request: Request, services: ServicesDep) -> Response:
+    """Order: who (401/403/400) → how fast (429) → the upload and its fields (400) →
+    admission (503) → a credit or the daily allowance (429) → the image; a failure refunds."""
+    delivery = await services.removal(credentials(request),
+                                      FormUpload(request, services.upload_limits))
+    request.app.state.metrics.observe_stages(delivery.result.timings)
+    return Response(delivery.result.content, media_type=delivery.result.media_type,
+                    headers=delivery_headers(delivery))
+
+
+def delivery_headers(delivery: Delivery) -> dict[str, str]:
+    headers = result_headers(delivery.result) | rate_headers(delivery.rate)
+    if delivery.credits_left is not None:
+        headers |= {"X-Credits-Charged": str(delivery.credits_charged),
+                    "X-Credits-Remaining": str(delivery.credits_left)}
+    return headers
 
 
 def rate_headers(rate: RateDecision) -> dict[str, str]:
@@ -63,7 +43,7 @@ def rate_headers(rate: RateDecision) -> dict[str, str]:
             "X-RateLimit-Reset": str(rate.reset_at)}
 
 
-def _headers(result: Result) -> dict[str, str]:
+def result_headers(result: Result) -> dict[str, str]:
     timing = ", ".join(f"{stage};dur={ms}" for stage, ms in result.timings.items())
     return {"X-Width": str(result.width), "X-Height": str(result.height),
             "Server-Timing": timing}

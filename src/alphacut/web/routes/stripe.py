@@ -6,33 +6,17 @@ as sent, because the signature covers those exact bytes.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from alphacut.domain.billing import PlanPrice
-from alphacut.service.billing import StripeConfig, StripeWebhook, WebhookDisabled, WebhookTooLarge
-from alphacut.web.deps import Services, get_services
+from alphacut.errors import WebhookDisabled, WebhookTooLarge
+from alphacut.http.services import ServicesDep
 
 router = APIRouter(tags=["billing"])
 
 MAX_EVENT_BYTES = 1024 * 1024  # Stripe's events are a few KiB; an invoice with many lines, more
-
-
-def stripe_webhook(services: Annotated[Services, Depends(get_services)]) -> StripeWebhook:
-    settings = services.settings
-    if not settings.stripe_webhook_secret:
-        raise WebhookDisabled()
-    config = StripeConfig(
-        webhook_secret=settings.stripe_webhook_secret,
-        tolerance_s=settings.stripe_webhook_tolerance_s,
-        plans=settings.stripe_plans,
-        credit_packs=settings.stripe_credit_packs,
-        free_plan=PlanPrice(settings.default_plan, settings.default_included_credits),
-    )
-    return StripeWebhook(services.store, services.clock, config)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -113,12 +97,13 @@ WEBHOOK_OPERATION: dict[str, Any] = {
 
 @router.post("/api/stripe/webhook", summary="Receive a Stripe event",
              openapi_extra=WEBHOOK_OPERATION)
-async def receive(
-    request: Request, webhook: Annotated[StripeWebhook, Depends(stripe_webhook)]
-) -> JSONResponse:
+async def receive(request: Request, services: ServicesDep) -> JSONResponse:
     """Subscriptions set the plan and the billing window, `invoice.paid` opens the next
     window, a paid Checkout Session adds a credit pack. Replays change nothing."""
+    webhook = services.stripe
+    if webhook is None:
+        raise WebhookDisabled()
     payload = await _body(request, MAX_EVENT_BYTES)
     event = webhook.verify(payload, request.headers.get("stripe-signature"))
-    outcome = await run_in_threadpool(webhook.handle, event)
+    outcome = await services.offload(webhook.handle, event)
     return JSONResponse(outcome.body())

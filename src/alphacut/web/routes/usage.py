@@ -7,12 +7,11 @@ error shape, all at once, after the key is checked.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from alphacut.domain.billing import (
     LAST_UNIX,
@@ -22,10 +21,8 @@ from alphacut.domain.billing import (
     UsageReport,
     parse_usage_query,
 )
-from alphacut.domain.principal import Principal
-from alphacut.errors import InvalidApiKey
-from alphacut.service.usage import UsageService
-from alphacut.web.deps import Services, client_address, get_services
+from alphacut.http.credentials import credentials
+from alphacut.http.services import ServicesDep
 
 router = APIRouter(tags=["account"])
 
@@ -166,38 +163,20 @@ USAGE_OPERATION: dict[str, Any] = {
 # --- the route ---------------------------------------------------------------------------
 
 
-async def key_holder(
-    request: Request, services: Annotated[Services, Depends(get_services)]
-) -> Principal:
-    """The API key's user: no key is the contract's 401; a user token alone is not enough."""
-    api_key = request.headers.get("x-api-key") or None
-    if api_key is None:
-        raise InvalidApiKey()
-    authorization = request.headers.get("authorization", "")
-    # Passed on only so that a key *and* a token is the contract's 400, as on /rmbg.
-    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
-    client = client_address(request, services.settings.trust_forwarded_for)
-    return await run_in_threadpool(services.auth.resolve, api_key, bearer or None, client,
-                                   int(services.clock.now()))
-
-
 @router.get(
     "/api/membership-usage", summary="Plan, credits and usage of the API key's user",
     response_model=MembershipUsage | BillingCycles, openapi_extra=USAGE_OPERATION,
 )
-async def membership_usage(
-    request: Request,
-    services: Annotated[Services, Depends(get_services)],
-    principal: Annotated[Principal, Depends(key_holder)],
-) -> JSONResponse:
+async def membership_usage(request: Request, services: ServicesDep) -> JSONResponse:
     """The calendar month (default: the current UTC month), or one billing cycle with
     `periodStartUnix`; `expand=billing_cycle` adds the window's credits; `listBillingCycles`
     lists every window instead."""
+    principal = await services.offload(services.principals.key_holder, credentials(request),
+                                       int(services.clock.now()))
     query = parse_usage_query(request.query_params)
-    usage = UsageService(services.store, services.clock)
     user_id = principal.user_id or ""
     if query.list_cycles:
-        rows = await run_in_threadpool(usage.cycles, user_id)
+        rows = await services.offload(services.usage.cycles, user_id)
         return JSONResponse(_cycles_body(rows).model_dump())
-    report = await run_in_threadpool(usage.report, user_id, query)
+    report = await services.offload(services.usage.report, user_id, query)
     return JSONResponse(_report_body(report).model_dump(exclude_none=True))

@@ -32,20 +32,14 @@
   });
   syncBackground();
 
+  // Every control with data-option is a form field of POST /rmbg (the server renders them
+  // from its options' schema); a disabled one (the colour, while off) is not sent.
   function chosenOptions() {
-    const fields = [["format", $("opt-format").value]];
-    const w = $("opt-w").value.trim();
-    const h = $("opt-h").value.trim();
-    if (w) fields.push(["w", w]);
-    if (h) fields.push(["h", h]);
-    fields.push(["exact_resize", String($("opt-exact").checked)]);
-    fields.push(["mask", String($("opt-mask").checked)]);
-    if (bgOn.checked && bgText.value.trim()) fields.push(["bg_color", bgText.value.trim()]);
-    const angle = $("opt-angle").value.trim();
-    if (angle && Number(angle) !== 0) fields.push(["angle", angle]);
-    fields.push(["expand", String($("opt-expand").checked)]);
-    for (const name of ["refine", "decontaminate", "tta"]) {
-      fields.push([name, String($("opt-" + name).checked)]);
+    const fields = [];
+    for (const input of document.querySelectorAll("#options [data-option]")) {
+      if (input.disabled) continue;
+      const value = input.type === "checkbox" ? String(input.checked) : input.value.trim();
+      if (value !== "") fields.push([input.name, value]);
     }
     return fields;
   }

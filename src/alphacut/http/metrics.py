@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from alphacut.engine.runner import Runner
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
 
 class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -24,7 +35,20 @@ class Metrics:
             registry=self.registry)
         self.in_flight = Gauge(
             "alphacut_in_flight", "Image requests being processed.", registry=self.registry)
+        self.pool_threads = Gauge(
+            "alphacut_pool_threads", "Threads of each pool (work: images at once; helpers, "
+            "deflate: the engine's side work; store: blocking calls from the event loop; "
+            "inference: ONNX Runtime threads in one inference).", ["pool"],
+            registry=self.registry)
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
             self.stage.labels(stage).observe(ms / 1000)
+
+    def scrape(self, runner: Runner, pool_sizes: dict[str, int]) -> bytes:
+        """The text exposition, with the gauges read now."""
+        self.queue_depth.set(runner.waiting)
+        self.in_flight.set(runner.running)
+        for pool, size in pool_sizes.items():
+            self.pool_threads.labels(pool).set(size)
+        return generate_latest(self.registry)

@@ -1,8 +1,4 @@
-"""One error tree. Each class carries its HTTP status and the contract's message.
-
-The contract (RemBG API, section 2) fixes the wording byte for byte, so every
-message is built here and nowhere else. Adapters (web, CLI) only render these.
-"""
+"""The upload and its fields: the contract's messages, byte for byte."""
 
 from __future__ import annotations
 
@@ -10,50 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from alphacut.errors.base import BadRequest, HttpError
+
 T = TypeVar("T")
 
 ALLOWED_EXTENSIONS = ("webp", "bmp", "png", "jpg", "jpeg")
-
-
-class AlphacutError(Exception):
-    """Base of every error alphacut raises on purpose."""
-
-    status: int = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_body(self) -> dict[str, object]:
-        return {"error": self.message, "status": self.status}
-
-
-class BadRequest(AlphacutError):
-    status = 400
-
-
-class Unauthorized(AlphacutError):
-    status = 401
-
-
-class Forbidden(AlphacutError):
-    status = 403
-
-
-class TooManyRequests(AlphacutError):
-    status = 429
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ServiceUnavailable(AlphacutError):
-    status = 503
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 # --- the image and its fields -------------------------------------------------
@@ -119,7 +76,7 @@ class CorruptImage(BadRequest):
         super().__init__(f"The image could not be decoded: {detail}")
 
 
-class UploadTimeout(AlphacutError):
+class UploadTimeout(HttpError):
     """The sender went silent, or took too long in total (see docs/api.md)."""
 
     status = 408
@@ -177,79 +134,8 @@ class FieldErrors:
             raise field_errors(self.errors)
 
 
-def field_errors(errors: list[InvalidField]) -> AlphacutError:
+def field_errors(errors: list[InvalidField]) -> BadRequest:
     """One error stays itself; several become the contract's 'Multiple validation errors'."""
     if len(errors) == 1:
         return errors[0]
     return MultipleValidationErrors([FieldError(e.field, e.message) for e in errors])
-
-
-# --- accounts, limits --------------------------------------------------------
-
-
-class InvalidApiKey(Unauthorized):
-    def __init__(self) -> None:
-        super().__init__("invalid api key")
-
-
-class EmailNotVerified(Forbidden):
-    def __init__(self) -> None:
-        super().__init__("Email address not verified – please check your inbox")
-
-
-class KeyAndToken(BadRequest):
-    def __init__(self) -> None:
-        super().__init__("This is a mistake: Cannot use both API key and user token")
-
-
-class RateLimited(TooManyRequests):
-    def __init__(self, retry_after: int = 1) -> None:
-        super().__init__(
-            "You're making requests too quickly, Please Upgrade or slow down.", retry_after
-        )
-
-
-class DailyLimitReached(TooManyRequests):
-    def __init__(self, retry_after: int = 3600) -> None:
-        super().__init__(
-            "You've reached your daily limit. Please sign up for more access.", retry_after
-        )
-
-
-class MonthlyLimitReached(TooManyRequests):
-    def __init__(self, retry_after: int = 3600) -> None:
-        super().__init__(
-            "You've reached your monthly limit. Consider purchasing more credits.", retry_after
-        )
-
-
-# --- the server and its models -------------------------------------------------
-
-
-class Overloaded(ServiceUnavailable):
-    def __init__(self, retry_after: int = 1) -> None:
-        super().__init__("The server is busy. Please retry shortly.", retry_after)
-
-
-class ModelError(AlphacutError):
-    """A model is unknown, missing, corrupt or fails to run."""
-
-    status = 503
-
-
-class UnknownModel(BadRequest):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"Unknown model '{name}'. Available models: {', '.join(known)}")
-        self.field = "model"
-
-
-class ModelUnavailable(ModelError):
-    """Every source for a model failed; the message names each one and the manual fix."""
-
-    def __init__(self, name: str, attempts: list[str], target: str) -> None:
-        tried = "\n".join(f"  - {a}" for a in attempts) or "  - (no source configured)"
-        super().__init__(
-            f"Model '{name}' is not available. Sources tried:\n{tried}\n"
-            f"To install it by hand, place the verified file at: {target}"
-        )
-        self.attempts = attempts

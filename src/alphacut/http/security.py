@@ -1,5 +1,5 @@
 """Security headers on every response (the pages' strict CSP too), 500s included: the
-app wraps its whole middleware stack in them (web/app.py), outside Starlette's
+app wraps its whole middleware stack in them (alphacut/server.py), outside Starlette's
 ServerErrorMiddleware.
 
 The interactive API reference (/docs, /redoc) is the one exception to the CSP:

@@ -8,7 +8,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alphacut.web.metrics import Metrics
+from alphacut.http.metrics import Metrics
 
 access_log = logging.getLogger("alphacut.access")
 
