@@ -14,14 +14,14 @@ from alphacut.domain.options import OutputFormat, RemovalOptions, options_of, pa
 EVERY_OPTION = RemovalOptions(
     format=OutputFormat.PNG, width=120, height=80, angle=12.5, bg_color=(1, 2, 3, 255),
     exact_resize=True, mask=False, expand=False, model="u2netp", refine=False,
-    decontaminate=False, tta=True,
+    decontaminate=False, tta=True, feather=3,
 )
 
 
 def test_the_sdk_can_send_every_form_field_of_the_schema() -> None:
     params = RemoveParams(format="png", return_mask=True, w=1, h=1, exact_resize=True,
                           angle=1.0, expand=False, bg_color="#fff", model="m", refine=True,
-                          decontaminate=True, tta=True)
+                          decontaminate=True, tta=True, feather=2)
     sent = {name for name, _ in params.form_fields()}
     assert sent == {spec.form.name for _, spec in options_of()} | {"return_base64"}
 

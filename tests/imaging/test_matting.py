@@ -74,6 +74,19 @@ def test_a_soft_photo_edge_gives_a_soft_alpha() -> None:
     assert row[:34].min() == 1 and row[46:].max() == 0
 
 
+def test_feather_ramps_a_hard_edge_over_its_radius_and_keeps_the_rest() -> None:
+    hard = np.zeros((64, 200), np.uint8)
+    hard[:, 100:] = 255
+    assert matting.feather(hard, 0) is hard
+    soft = matting.feather(hard, 10)
+    row = soft[32].astype(int)
+    assert (np.diff(row) >= 0).all()  # still one edge, rising
+    ramp = np.flatnonzero((row > 0) & (row < 255))
+    assert ramp.min() >= 89 and ramp.max() <= 111  # within the radius of the edge
+    assert row[100] in range(110, 146)  # the edge stays where it was (half-way)
+    assert (row[:85] == 0).all() and (row[116:] == 255).all()
+
+
 def test_drop_specks_removes_small_islands_only() -> None:
     alpha = np.zeros((100, 100), np.float32)
     alpha[10:60, 10:60] = 1.0   # the subject: 2500 px

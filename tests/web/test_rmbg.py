@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -70,6 +71,10 @@ ERROR_ROWS = [
     pytest.param({"tta": "2"}, {"image": ("a.jpg", JPEG)},
                  "'tta' must be a boolean (true/false, 1/0, yes/no), got: '2'",
                  id="tta-boolean"),
+    pytest.param({"feather": "101"}, {"image": ("a.jpg", JPEG)},
+                 "'feather' must be at most 100, got: 101", id="feather-range"),
+    pytest.param({"feather": "-2"}, {"image": ("a.jpg", JPEG)},
+                 "'feather' must be an integer, got: '-2'", id="feather-integer"),
 ]
 
 
@@ -215,6 +220,21 @@ def test_refinement_fields_switch_the_steps(client: httpx.Client) -> None:
     assert (kept_alpha == refined_alpha).all()
     changed = (kept_rgb != cleaned_rgb).any(axis=2)
     assert changed.any() and ((refined_alpha[changed] > 0) & (refined_alpha[changed] < 255)).all()
+
+
+def test_feather_softens_only_the_edge_in_pixels_of_the_result(client: httpx.Client) -> None:
+    files = {"image": ("h.jpg", JPEG)}  # 640 x 480, asked for at 320 wide
+    crisp, soft = (np.asarray(decode_bytes(post(client, {
+        "format": "png", "mask": "true", "w": "320", "feather": feather}, files).content))
+        for feather in ("0", "4"))
+    assert soft.shape == crisp.shape == (240, 320)
+    band = lambda a: (a > 12) & (a < 243)  # noqa: E731
+    assert band(soft).sum() > 2 * band(crisp).sum()  # a wider soft band...
+    edge = cv2.morphologyEx(crisp, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    near = cv2.dilate(edge.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    assert not (band(soft) & ~near).any()  # ...within about 4 px (of the result) of the edge
+    inside = cv2.erode((crisp == 255).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    assert inside.sum() > 1000 and (soft[inside] == 255).all()  # and the inside untouched
 
 
 def test_tta_field_averages_the_mirror_images_mask(client: httpx.Client) -> None:

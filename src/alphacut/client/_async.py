@@ -75,12 +75,14 @@ class AsyncClient:
         expand: bool | None = None, bg_color: str | None = None,
         model: str | None = None, refine: bool | None = None,
         decontaminate: bool | None = None, tta: bool | None = None,
+        feather: int | None = None,
         on_upload_progress: ProgressCallback | None = None,
         on_download_progress: ProgressCallback | None = None,
     ) -> RemovalResult:
         """Remove the background of one image; see :meth:`Client.remove_background`."""
         params = _base.RemoveParams(format, return_base64, return_mask, w, h, exact_resize,
-                                    angle, expand, bg_color, model, refine, decontaminate, tta)
+                                    angle, expand, bg_color, model, refine, decontaminate, tta,
+                                    feather)
         upload = await asyncio.to_thread(read_input, input_image)
         request = _base.removal_request(upload, params, self.api_key)
         reply = await self._send(request, on_upload_progress, on_download_progress)

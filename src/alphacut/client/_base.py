@@ -139,6 +139,7 @@ class RemoveParams:
     refine: bool | None = None
     decontaminate: bool | None = None
     tta: bool | None = None
+    feather: int | None = None
 
     def form_fields(self) -> list[tuple[str, str]]:
         fields = [("exact_resize", _flag(self.exact_resize)), ("w", str(self.w or 0)),
@@ -153,6 +154,8 @@ class RemoveParams:
             fields.append(("format", self.format))
         if self.model is not None:
             fields.append(("model", self.model))
+        if self.feather is not None:
+            fields.append(("feather", str(self.feather)))
         for name, value in (("refine", self.refine), ("decontaminate", self.decontaminate),
                             ("tta", self.tta)):
             if value is not None:

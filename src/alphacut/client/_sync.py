@@ -68,6 +68,7 @@ class Client:
         expand: bool | None = None, bg_color: str | None = None,
         model: str | None = None, refine: bool | None = None,
         decontaminate: bool | None = None, tta: bool | None = None,
+        feather: int | None = None,
         on_upload_progress: ProgressCallback | None = None,
         on_download_progress: ProgressCallback | None = None,
     ) -> RemovalResult:
@@ -77,7 +78,8 @@ class Client:
         refuses, :class:`~alphacut.client.errors.NetworkError` when it cannot be reached.
         """
         params = _base.RemoveParams(format, return_base64, return_mask, w, h, exact_resize,
-                                    angle, expand, bg_color, model, refine, decontaminate, tta)
+                                    angle, expand, bg_color, model, refine, decontaminate, tta,
+                                    feather)
         request = _base.removal_request(read_input(input_image), params, self.api_key)
         reply = self._send(request, on_upload_progress, on_download_progress)
         result = _base.removal_result(reply, return_base64=return_base64)

@@ -30,6 +30,7 @@ from alphacut.errors import FieldErrors, InvalidField
 
 MAX_TARGET_SIDE = 10000
 MAX_ANGLE = 360.0
+MAX_FEATHER = 100
 
 
 class OutputFormat(Enum):
@@ -298,6 +299,17 @@ class RemovalOptions:
              inverted=True),
         Control("opt-expand", "Enlarge the canvas so nothing is cut off", "checkbox",
                 "Rotation"),
+    )
+    feather: int = option(
+        0,
+        FormField("feather", lambda raw: parse_count("feather", raw, MAX_FEATHER), {
+            "type": "integer", "minimum": 0, "maximum": MAX_FEATHER, "default": 0},
+            "alphacut extension: soften the cut-out's edge over this many pixels of the "
+            "result (a Gaussian-like falloff on each side of the edge); 0 = a crisp edge.",
+            extension=True),
+        Flag("--feather", "Soften the edge over this many px of the result (0 = off)."),
+        Control("opt-feather", "Feather the edge (px)", "number", "Edges",
+                {"min": "0", "max": str(MAX_FEATHER), "value": "0", "inputmode": "numeric"}),
     )
     model: str | None = option(
         None,

@@ -28,6 +28,7 @@ from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
 from alphacut.imaging.encode import encode
 from alphacut.imaging.sniff import probe
+from alphacut.imaging.transform import target_size
 
 
 @dataclass
@@ -135,6 +136,8 @@ class Engine:
                                           matting.window_radius(size, model_size))
         else:
             alpha8 = upscale(small, size)  # exactly the plain mask (rembg's)
+        if options.feather:
+            alpha8 = matting.feather(alpha8, _input_radius(options.feather, size, options))
         if clean:
             pixels = matting.decontaminate(
                 pixels, alpha8, matting.window_radius(size, model_size, times=8.0))
@@ -158,6 +161,13 @@ def _full_size(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return cv2.resize(small.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
     plane = Image.fromarray(small.astype(np.float32), "F")
     return np.asarray(plane.resize(size, Image.Resampling.BILINEAR))
+
+
+def _input_radius(radius: int, size: tuple[int, int], options: RemovalOptions) -> int:
+    """A radius in pixels of the result, in pixels of the input (before the resize)."""
+    width, height = target_size(size[0], size[1], options.width, options.height,
+                                options.exact_resize)
+    return max(1, round(radius * max(size[0] / width, size[1] / height)))
 
 
 def _choose(asked: bool | None, default: bool) -> bool:
