@@ -18,6 +18,7 @@ from alphacut.engine.pipeline import Engine
 from alphacut.engine.runner import Runner
 from alphacut.imaging.encode import EncodeSettings
 from alphacut.imaging.sniff import Limits
+from alphacut.secret import Secret, resolve_secret
 from alphacut.service.accounts import AccountService
 from alphacut.service.auth import PrincipalResolver, ProxyPolicy
 from alphacut.service.billing import StripeConfig, StripeWebhook
@@ -29,8 +30,9 @@ from alphacut.service.quota import Limits as RateLimits
 from alphacut.service.quota import QuotaService
 from alphacut.service.removal import RemovalUseCase
 from alphacut.service.tokens import TokenSigner
+from alphacut.service.uploads import UploadGate
 from alphacut.service.usage import UsageService
-from alphacut.settings import Settings
+from alphacut.settings import Settings, proxy_networks
 from alphacut.storage.base import Store
 from alphacut.storage.factory import open_store
 
@@ -79,12 +81,14 @@ def engine_config(settings: Settings) -> EngineConfig:
         models_dir=settings.models_dir,
         model=settings.model,
         allow_noncommercial_models=settings.allow_noncommercial_models,
+        max_resident_models=settings.max_resident_models,
         threads=Threads(settings.intra_op_threads, settings.inter_op_threads,
                         settings.adaptive_threads),
         refine=settings.refine,
         decontaminate=settings.decontaminate,
         tta=settings.tta,
-        limits=Limits(settings.max_upload_bytes, settings.max_side_px),
+        limits=Limits(settings.max_upload_bytes, settings.max_side_px,
+                      settings.max_output_pixels),
         encoding=EncodeSettings(
             settings.webp_quality, settings.webp_method, settings.jpeg_quality,
             settings.png_compress_level, settings.png_strategy, settings.png_filter,
@@ -124,6 +128,8 @@ class Services:
     mailer: Mailer
     stripe: StripeWebhook | None
     """None while the webhook is off (no ALPHACUT_STRIPE_WEBHOOK_SECRET)."""
+    secret: Secret | None = None
+    """Which secret signs (never shown; ``secret.describe()`` says where it came from)."""
     owns_store: bool = True
     ready: bool = False
 
@@ -134,9 +140,12 @@ class Services:
 
 
 def build(settings: Settings, *, engine: Engine | None = None, store: Store | None = None,
-          clock: Clock | None = None) -> Services:
+          clock: Clock | None = None, secret: Secret | None = None) -> Services:
     """Every service, once. ``engine``, ``store`` and ``clock`` may be handed in (tests
-    share one warm engine; a store handed in is not closed by :meth:`Services.close`)."""
+    share one warm engine; a store handed in is not closed by :meth:`Services.close`).
+    The signing secret is resolved here (:mod:`alphacut.secret`: refused when unsafe)
+    unless handed in (the CLI's store commands sign nothing a server reads)."""
+    secret = secret or resolve_secret(settings)
     clock = clock or SystemClock()
     pools = Pools.sized(settings)
     owns_store = store is None
@@ -144,23 +153,28 @@ def build(settings: Settings, *, engine: Engine | None = None, store: Store | No
     engine = engine or build_engine(settings, pools)
     runner = Runner(pools.work, settings.max_concurrency, settings.max_queue)
     offload = Offload(pools.store)
-    tokens = TokenSigner(settings.secret_key, settings.user_token_ttl_s)
-    csrf = CsrfTokens(settings.secret_key)
-    principals = PrincipalResolver(store, tokens, csrf, ProxyPolicy(settings.trust_forwarded_for),
-                                   settings.admin_token)
+    tokens = TokenSigner(secret.value, settings.user_token_ttl_s)
+    csrf = CsrfTokens(secret.value)
+    proxies = ProxyPolicy(settings.trust_forwarded_for,
+                          proxy_networks(settings.trusted_proxies))
+    principals = PrincipalResolver(store, tokens, csrf, proxies, settings.admin_token)
     quota = QuotaService(store, RateLimits(
         settings.rate_window_s, settings.rate_limit_anonymous, settings.rate_limit_user,
         settings.rate_limit_plans, settings.anonymous_daily_limit))
     mailer = build_mailer(smtp_config(settings))
     return Services(
-        settings=settings, clock=clock, pools=pools, store=store, engine=engine, runner=runner,
-        offload=offload,
-        upload_limits=UploadLimits(settings.max_upload_bytes, settings.upload_idle_timeout_s,
-                                   settings.upload_timeout_s),
+        settings=settings, secret=secret, clock=clock, pools=pools, store=store, engine=engine,
+        runner=runner, offload=offload,
+        upload_limits=UploadLimits(
+            settings.max_upload_bytes, settings.upload_idle_timeout_s,
+            settings.upload_timeout_s, settings.upload_first_byte_timeout_s,
+            settings.upload_min_bytes_per_s),
         tokens=tokens, csrf=csrf, principals=principals, quota=quota,
-        removal=RemovalUseCase(principals, quota, engine, runner, offload, clock),
+        removal=RemovalUseCase(principals, quota, engine, runner, offload, clock,
+                               UploadGate(settings.max_uploads,
+                                          settings.max_uploads_per_caller)),
         accounts=AccountService(store, clock), usage=UsageService(store, clock),
-        identity=IdentityService(store, clock, settings.secret_key, identity_policy(settings),
+        identity=IdentityService(store, clock, secret.value, identity_policy(settings),
                                  mailer),
         mailer=mailer, stripe=stripe_webhook(settings, store, clock), owns_store=owns_store,
     )

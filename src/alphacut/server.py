@@ -45,7 +45,6 @@ def create_app(services: Services | Settings) -> FastAPI:
     if isinstance(services, Settings):
         services = bootstrap.build(services)
     built = services
-    built.settings.check_secrets()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,11 +6,12 @@ builds one and passes it down, so a test can build its own.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alphacut.cpus import available_cpus
@@ -19,6 +20,22 @@ from alphacut.domain.billing import PlanPrice
 
 def _default_threads() -> int:
     return available_cpus()
+
+
+def proxy_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``ALPHACUT_TRUSTED_PROXIES``: comma-separated IPs and CIDR ranges (an IP is a range
+    of one); ValueError naming the first entry that is neither."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"ALPHACUT_TRUSTED_PROXIES: {entry[:100]!r} is not an IP address or CIDR "
+                "range (e.g. `10.0.0.0/8,fd00::/8,192.0.2.7`)") from None
+    return tuple(networks)
 
 
 PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me"
@@ -35,6 +52,10 @@ class Settings(BaseSettings):
     )
     allow_noncommercial_models: bool = Field(
         False, description="Allow models whose licence forbids commercial use."
+    )
+    max_resident_models: int = Field(
+        2, ge=1, description="Most models kept loaded at once; the least recently used is "
+        "unloaded first, the default model last (docs/models.md)."
     )
     intra_op_threads: int = Field(
         default_factory=_default_threads,
@@ -67,7 +88,12 @@ class Settings(BaseSettings):
 
     # --- limits from the contract ---
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted upload.")
-    max_side_px: int = Field(10000, description="Largest accepted width or height.")
+    max_side_px: int = Field(
+        10000, description="Largest accepted width or height, of the input and of the "
+        "result (after resize and rotation).")
+    max_output_pixels: int = Field(
+        100_000_000, ge=1, description="Most pixels in one result (width x height after "
+        "resize and rotation); larger asks get 400 before any pixel work.")
 
     # --- encoding ---
     webp_quality: int = Field(90, ge=1, le=100, description="Lossy WebP quality of colour.")
@@ -103,6 +129,18 @@ class Settings(BaseSettings):
     upload_timeout_s: float = Field(
         300.0, gt=0, description="Longest time one upload may take in total (408)."
     )
+    upload_first_byte_timeout_s: float = Field(
+        10.0, gt=0, description="An upload whose body has not started this long after its "
+        "headers is cut off (408); also the grace before the minimum rate applies.")
+    upload_min_bytes_per_s: float = Field(
+        1024.0, ge=0, description="Slowest average an upload may arrive at, counted from the "
+        "request after the first-byte grace (408 below it; 0 = no minimum).")
+    max_uploads: int = Field(
+        64, ge=1, description="Uploads read at once per worker process (all callers); more "
+        "get 503 at once. Uploads are read before a CPU slot is taken.")
+    max_uploads_per_caller: int = Field(
+        8, ge=1, description="Uploads read at once per caller: per user when a key or token "
+        "is given, per address only for anonymous callers; more get 429 at once.")
     graceful_shutdown_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may take to finish."
     )
@@ -118,9 +156,12 @@ class Settings(BaseSettings):
         description="Account store: unset = SQLite under ALPHACUT_DATA_DIR; "
         "`sqlite:///FILE`; `redis://host:port/db` for a fleet.",
     )
-    secret_key: str = Field(
-        PLACEHOLDER_SECRET,
-        description="Signs user tokens; must be the same on every server of a fleet.",
+    secret_key: str | None = Field(
+        None,
+        description="Signs user tokens, CSRF tokens and mailed links; at least 16 characters, "
+        "the same on every server of a fleet. Unset: generated on first start into "
+        "DATA_DIR/secret_key (SQLite store, development, loopback only; otherwise start-up "
+        "is refused).",
     )
     user_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a user token.")
     admin_token: str | None = Field(
@@ -128,9 +169,24 @@ class Settings(BaseSettings):
     )
     trust_forwarded_for: bool = Field(
         False,
-        description="Take the client address from the last X-Forwarded-For hop (only behind "
-        "a proxy you run that sets it).",
+        description="Take the client address from X-Forwarded-For and the scheme from "
+        "X-Forwarded-Proto, but only on connections from `ALPHACUT_TRUSTED_PROXIES`; off = "
+        "always the connection's own (docs/operations.md).",
     )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated IPs and CIDR ranges of your reverse proxies, e.g. "
+        "`10.0.0.0/8,fd00::/8`, used when `ALPHACUT_TRUST_FORWARDED_FOR` is on: "
+        "X-Forwarded-For is walked from the right, skipping these; the first other address "
+        "is the client. Checked at start-up; empty = trust none.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
     rate_window_s: int = Field(60, ge=1, description="Length of the short rate-limit window.")
     rate_limit_anonymous: int = Field(
         10, ge=1, description="Images per window for one anonymous address."
@@ -185,7 +241,8 @@ class Settings(BaseSettings):
     )
     session_cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="The session cookie's Secure flag: `auto` = when the request came "
-        "over https (behind a proxy, run uvicorn with proxy headers) or "
+        "over https (behind a TLS proxy: its X-Forwarded-Proto, see "
+        "`ALPHACUT_TRUST_FORWARDED_FOR`) or "
         "`ALPHACUT_PUBLIC_URL` starts with `https://`, `always`, or `never` (plain-http "
         "development only)."
     )
@@ -221,11 +278,3 @@ class Settings(BaseSettings):
         "alphacut <no-reply@localhost>", description="Sender (From) of verification and reset "
         "mail."
     )
-
-    def check_secrets(self) -> None:
-        """Refuse to run in production with the placeholder secret."""
-        if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
-            raise ValueError(
-                "ALPHACUT_SECRET_KEY is the development placeholder; set a random secret "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
-            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alphacut.cli.main import cli
+from alphacut.domain.accounts import MAX_CREDITS
 from alphacut.errors import InvalidApiKey
 from alphacut.service.keys import key_hash
 from alphacut.service.tokens import TokenSigner
 from alphacut.storage.base import Store
-from alphacut.storage.factory import open_store
+from alphacut.storage.factory import DEFAULT_SQLITE_FILE, open_store
 from tests.conftest import resolve, resolver
 
 USER_FIELDS = {"id", "email", "email_verified", "plan", "included_credits", "prepaid_credits",
@@ -279,3 +281,52 @@ def test_an_unusable_store_url_is_an_error(monkeypatch: pytest.MonkeyPatch) -> N
 ])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert run(*args).exit_code == 2
+
+
+# --- the credit maximum ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "range_"), [
+    (["credits", "add", "{id}", str(MAX_CREDITS + 1)], f"1<=x<={MAX_CREDITS}"),
+    (["credits", "add", "{id}", str(2**62)], f"1<=x<={MAX_CREDITS}"),
+    (["credits", "add", "{id}", str(2**64)], f"1<=x<={MAX_CREDITS}"),
+    (["users", "create", "--email", "b@b.c", "--credits", str(MAX_CREDITS + 1)],
+     f"0<=x<={MAX_CREDITS}"),
+    (["users", "create", "--email", "b@b.c", "--prepaid", str(2**63)], f"0<=x<={MAX_CREDITS}"),
+    (["users", "plan", "{id}", "Pro", "--credits", str(MAX_CREDITS + 1)],
+     f"0<=x<={MAX_CREDITS}"),
+])
+def test_credit_counts_over_the_maximum_are_usage_errors(args: list[str], range_: str) -> None:
+    ann = create_user()
+    result = run(*(arg.format(id=ann["id"]) for arg in args))
+    assert result.exit_code == 2, result.output
+    assert range_ in result.stderr
+    assert run_json("users", "list") == [ann]
+
+
+def test_credits_add_stops_at_the_maximum() -> None:
+    ann = create_user("ann@example.com", "--prepaid", str(MAX_CREDITS - 1))
+    assert run_json("credits", "add", ann["id"], "1")["prepaid_credits"] == MAX_CREDITS
+    for count in ("1", str(MAX_CREDITS)):
+        result = run("credits", "add", ann["id"], count)
+        assert (result.exit_code, result.stderr) == (
+            1, f"Error: The balance would exceed the maximum of {MAX_CREDITS} credits.\n")
+    assert run_json("users", "show", ann["id"])["prepaid_credits"] == MAX_CREDITS
+
+
+def test_a_balance_an_older_version_corrupted_still_lists_and_shows(data_dir: Path) -> None:
+    ann = create_user("ann@example.com", "--prepaid", "5")
+    # What adding 2**62 twice left: SQLite keeps an INTEGER overflow as a REAL.
+    with sqlite3.connect(data_dir / DEFAULT_SQLITE_FILE) as conn:
+        conn.execute("UPDATE users SET prepaid_credits = prepaid_credits + ? + ? WHERE id = ?",
+                     (2**62, 2**62, int(ann["id"])))
+        assert conn.execute("SELECT typeof(prepaid_credits) FROM users").fetchone() == ("real",)
+    shown = run_json("users", "show", ann["id"])
+    assert shown == {**ann, "prepaid_credits": 2**63 - 1}  # the nearest 64-bit integer
+    assert run_json("users", "list") == [shown]
+    table = run("users", "list")
+    assert table.exit_code == 0 and str(2**63 - 1) in table.stdout
+    assert str(2**63 - 1) in run("users", "show", ann["id"]).stdout
+    result = run("credits", "add", ann["id"], "1")  # refused cleanly, not a crash
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: The balance would exceed the maximum of {MAX_CREDITS} credits.\n")

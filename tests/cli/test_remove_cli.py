@@ -97,3 +97,25 @@ def test_default_output_beside_the_input(tmp_path: Path) -> None:
     code, _, _ = run(str(src))
     assert code == 0 and (tmp_path / "x.nobg.webp").is_file()
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_two_inputs_never_share_an_output(tmp_path: Path) -> None:
+    """a.jpg and a.webp used to make one a.png, the other "skipped (exist)"."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(FIXTURES / "images" / "coffee.jpg").resize((64, 48)).save(src / "a.jpg")
+    Image.open(FIXTURES / "images" / "chelsea.jpg").resize((64, 48)).save(src / "a.webp")
+    code, _, err = run(str(src), "-o", str(tmp_path / "out"), "--format", "png")
+    assert code == 0 and "2 written, 0 skipped (exist), 0 failed" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.webp.png"]
+    code, _, err = run(str(src / "a.jpg"), str(src / "a.webp"))
+    assert code == 0
+    assert (src / "a.jpg.nobg.webp").exists() and (src / "a.webp.nobg.webp").exists()
+
+
+def test_inputs_that_still_collide_are_refused(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.jpg")
+    code, _, err = run(str(tmp_path / "a.jpg"), str(tmp_path / "a.jpg"),
+                       "-o", str(tmp_path / "out"))
+    assert code == 2 and "two inputs would both be written to" in err
+    assert not (tmp_path / "out").exists()

@@ -29,7 +29,7 @@ from PIL import Image
 from alphacut import Engine
 from alphacut.domain.options import OutputFormat, RemovalOptions
 from alphacut.engine.specs import MODELS
-from alphacut.errors import BadRequest, ModelUnavailable
+from alphacut.errors import BadRequest, ModelNotInstalled
 from alphacut.settings import Settings
 from tests.conftest import decode_bytes, encoded
 from tests.engine.tiny_models import (
@@ -129,7 +129,7 @@ def test_a_tampered_tiny_file_is_not_used(tmp_path: Path, monkeypatch: pytest.Mo
     spec = install(tmp_path / "models", MODELS["silueta"], tiny_graph(U2NET), monkeypatch)
     monkeypatch.setitem(MODELS, spec.name, dataclasses.replace(spec, urls=()))
     (tmp_path / "models" / spec.filename).write_bytes(tiny_graph(U2NET, (0.3, 0.2, 0.1)))
-    with pytest.raises(ModelUnavailable, match="not available"):
+    with pytest.raises(ModelNotInstalled, match="Model 'silueta' is not installed"):
         tiny_engine(tmp_path).model("silueta")
 
 

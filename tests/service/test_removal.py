@@ -12,8 +12,11 @@ import pytest
 from alphacut import Engine, bootstrap
 from alphacut.bootstrap import Services
 from alphacut.domain.clock import FixedClock, month_bounds
+from alphacut.domain.options import RemovalOptions
+from alphacut.domain.principal import Channel
 from alphacut.domain.upload import Upload
-from alphacut.errors import AlphacutError, InvalidField
+from alphacut.engine.pipeline import Result
+from alphacut.errors import AlphacutError, InvalidField, MonthlyLimitReached
 from alphacut.service.auth import Credentials
 from alphacut.service.removal import Delivery
 from alphacut.storage.base import Store
@@ -70,20 +73,41 @@ def test_a_failed_image_costs_nothing(services: Services, store: Store,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     user_id, key = user_key(services, 5)
     good = fixture_bytes("coffee")
-    given_back = []
-    real_give_back = services.quota.give_back
-    monkeypatch.setattr(services.quota, "give_back",
-                        lambda admission: (given_back.append(admission),
-                                           real_give_back(admission)))
+    taken = []
+    real_take = services.store.take_credit
+    monkeypatch.setattr(services.store, "take_credit",
+                        lambda *args: taken.append(args) or real_take(*args))
     with pytest.raises(AlphacutError):  # signature and header fine, pixels cut off
         run(services, key, upload(good[: len(good) // 3]))
-    assert len(given_back) == 1 and given_back[0].charge is not None  # taken, then returned
+    assert taken == []  # charged only once an image is made: nothing to give back
     assert store.cycle_usage(user_id, month_bounds(2026, 3)[0]).api == 0
-    with pytest.raises(InvalidField):  # refused before any credit is taken
+    with pytest.raises(InvalidField):
         run(services, key, upload(good, w="abc"))
-    assert len(given_back) == 1
+    assert taken == []
     answer = run(services, key, upload(good))
-    assert answer.credits_left == 4
+    assert answer.credits_left == 4 and len(taken) == 1
+
+
+def test_the_last_credit_taken_meanwhile_drops_the_image(
+        services: Services, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admitted with one credit left; while its image is made, a concurrent request is
+    charged the last one: this image gets the limit error, and nothing more is taken."""
+    user_id, key = user_key(services, 1)
+    real_remove = services.engine.remove
+
+    def remove_while_another_is_charged(content: bytes, options: RemovalOptions) -> Result:
+        result = real_remove(content, options)
+        user = store.get_user(user_id)
+        assert user is not None
+        assert store.take_credit(user_id, Channel.API, NOW,
+                                 month_bounds(2026, 3)[0]) is not None
+        return result
+
+    monkeypatch.setattr(services.engine, "remove", remove_while_another_is_charged)
+    with pytest.raises(MonthlyLimitReached):
+        run(services, key, upload(fixture_bytes("coffee")))
+    assert store.cycle_usage(user_id, month_bounds(2026, 3)[0]).api == 1
+
 
 
 def test_anonymous_images_report_no_credits(services: Services) -> None:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from alphacut.domain.accounts import Charge, CreditSource, CycleUsage, Usage
+from alphacut.domain.accounts import MAX_CREDITS, Charge, CreditSource, CycleUsage, Usage
 from alphacut.domain.principal import Channel
-from alphacut.errors import CustomerConflict, DuplicateEmail, KeyConflict, UnknownUser
+from alphacut.errors import (
+    CreditAmountOutOfRange,
+    CreditLimitExceeded,
+    CustomerConflict,
+    DuplicateEmail,
+    KeyConflict,
+    UnknownUser,
+)
+from alphacut.storage import keys
 from alphacut.storage.base import Store
+from alphacut.storage.redis import RedisStore
+from alphacut.storage.sqlite import SqliteStore
 from tests.storage.support import APRIL_2026, MARCH_2026, NOW, new_user
 
 API, APP = Channel.API, Channel.APP
@@ -447,3 +459,114 @@ def test_a_zero_limit_refuses_everything(store: Store) -> None:
 
 def test_the_store_answers_ping(store: Store) -> None:
     store.ping()
+
+
+# --- the credit maximum -------------------------------------------------------------------
+
+
+def test_prepaid_grows_up_to_the_maximum_and_no_further(store: Store) -> None:
+    user = new_user(store, prepaid=1)
+    assert store.add_prepaid(user.id, MAX_CREDITS - 1) == MAX_CREDITS
+    for credits in (1, MAX_CREDITS):
+        with pytest.raises(CreditLimitExceeded, match=f"maximum of {MAX_CREDITS} credits"):
+            store.add_prepaid(user.id, credits)
+    assert store.get_user(user.id) == store.list_users()[0]
+    assert store.list_users()[0].prepaid_credits == MAX_CREDITS
+
+
+@pytest.mark.parametrize("credits", [2**62, 2**63, 2**64, 10**40])
+def test_a_huge_add_is_refused_and_changes_nothing(store: Store, credits: int) -> None:
+    user = new_user(store, prepaid=5)
+    for _ in range(2):  # twice: the second add of 2**62 was the one that corrupted
+        with pytest.raises(CreditLimitExceeded):
+            store.add_prepaid(user.id, credits)
+        with pytest.raises(CreditLimitExceeded):
+            store.add_prepaid_once(user.id, credits, "cs_huge", NOW)
+    assert store.list_users() == [user]
+    assert store.add_prepaid_once(user.id, 1, "cs_huge", NOW) == 6  # the grant was not kept
+
+
+def test_a_purchase_over_the_maximum_is_not_recorded(store: Store) -> None:
+    user = new_user(store, prepaid=10)
+    assert store.add_prepaid_once(user.id, MAX_CREDITS - 10, "cs_1", NOW) == MAX_CREDITS
+    with pytest.raises(CreditLimitExceeded):
+        store.add_prepaid_once(user.id, 1, "cs_2", NOW)
+    assert store.add_prepaid_once(user.id, 1, "cs_1", NOW) is None  # a replay is still one
+    charge = take(store, user.id)
+    assert charge is not None and charge.source is CreditSource.PREPAID
+    assert store.add_prepaid_once(user.id, 1, "cs_2", NOW) == MAX_CREDITS  # its retry fits now
+
+
+def test_concurrent_adds_never_pass_the_maximum(store: Store) -> None:
+    user = new_user(store)
+    third = MAX_CREDITS // 3
+
+    def add(i: int) -> bool:
+        try:
+            if i % 2:
+                store.add_prepaid(user.id, third)
+            else:
+                store.add_prepaid_once(user.id, third, f"cs_{i}", NOW)
+        except CreditLimitExceeded:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        added = list(pool.map(add, range(16)))
+    assert added.count(True) == 3
+    current = store.get_user(user.id)
+    assert current is not None and current.prepaid_credits == 3 * third
+
+
+@pytest.mark.parametrize("credits", [MAX_CREDITS + 1, 2**63, 2**64])
+def test_credit_counts_over_the_maximum_are_refused(store: Store, credits: int) -> None:
+    message = f"between 0 and {MAX_CREDITS}, got: {credits}"
+    with pytest.raises(CreditAmountOutOfRange, match=message):
+        store.create_user("big@example.com", plan="x", included_credits=credits, now=NOW)
+    with pytest.raises(CreditAmountOutOfRange, match=message):
+        store.create_user("big@example.com", plan="x", included_credits=1,
+                          prepaid_credits=credits, now=NOW)
+    user = new_user(store, included=MAX_CREDITS, prepaid=MAX_CREDITS)  # the maximum itself
+    with pytest.raises(CreditAmountOutOfRange, match=message):
+        store.set_plan(user.id, "x", credits)
+    with pytest.raises(CreditAmountOutOfRange, match=message):
+        store.set_plan_as_of(user.id, "x", credits, NOW)
+    assert store.list_users() == [user]
+
+
+@pytest.mark.parametrize("user_id", [str(2**63), str(2**64), "9" * 30, "9" * 5000])
+def test_an_id_past_64_bits_names_no_user(store: Store, user_id: str) -> None:
+    assert store.get_user(user_id) is None
+    assert store.list_keys(user_id) == []
+    for change in CHANGES.values():
+        with pytest.raises(UnknownUser):
+            change(store, user_id)
+
+
+def _store_raw_prepaid(store: Store, user_id: str) -> None:
+    """What an older alphacut could leave: SQLite turned an overflowing INTEGER into a REAL
+    (2**62 added twice); Redis kept the first 2**62 and refused the second."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE users SET prepaid_credits = ? WHERE id = ?",
+                         (2.0**63, int(user_id)))
+    else:
+        assert isinstance(store, RedisStore)
+        store._client.hset(keys.user(user_id), "prepaid_credits", str(2**62))
+
+
+def test_a_balance_an_older_version_left_over_the_maximum_still_reads(store: Store) -> None:
+    user = new_user(store, prepaid=1)
+    _store_raw_prepaid(store, user.id)
+    found = store.get_user(user.id)
+    assert found is not None and found.prepaid_credits >= 2**62
+    assert store.list_users() == [found]
+    assert store.get_user_by_email(user.email) == found
+    with pytest.raises(CreditLimitExceeded):
+        store.add_prepaid(user.id, 1)
+    with pytest.raises(CreditLimitExceeded):
+        store.add_prepaid_once(user.id, 1, "cs_1", NOW)
+    charge = take(store, user.id)  # the user's requests still work
+    assert charge is not None and charge.source is CreditSource.PREPAID
+    store.refund(charge)
+    assert store.get_user(user.id) is not None

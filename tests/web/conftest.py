@@ -58,6 +58,14 @@ def live_server(settings: Settings, engine: Engine,
 
 
 
+def engine_for(settings: Settings, shared: Engine) -> Engine:
+    """The session's engine when the settings configure it the same, else a new one on the
+    same model files (changed limits, refinement...)."""
+    if bootstrap.engine_config(settings) == shared.config:
+        return shared
+    return Engine(settings, store=shared.store)
+
+
 @pytest.fixture(scope="session")
 def server(settings: Settings, engine: Engine) -> Iterator[str]:
     with live_server(settings, engine) as base:
@@ -71,7 +79,7 @@ def server_with(
     """Start an extra server with some settings changed: ``with server_with(x=1) as base``."""
     def start(**changes: object) -> object:
         settings = make_settings(tmp_path_factory.mktemp("data"), **changes)
-        return live_server(settings, engine)
+        return live_server(settings, engine_for(settings, engine))
     return start
 
 
@@ -116,7 +124,8 @@ def served(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Callable
     @contextmanager
     def start(**changes: object) -> Iterator[Served]:
         settings = make_settings(tmp_path_factory.mktemp("data"), **changes)
-        services = bootstrap.build(settings, engine=engine)
-        with live_server(settings, engine, services) as base:
+        own = engine_for(settings, engine)
+        services = bootstrap.build(settings, engine=own)
+        with live_server(settings, own, services) as base:
             yield Served(base, services.accounts, settings)
     return start

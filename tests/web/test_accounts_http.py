@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from alphacut.domain.principal import Channel
+from alphacut.secret import resolve_secret
 from alphacut.service.tokens import TokenSigner
 from tests.conftest import fixture_bytes
 from tests.web.conftest import Served
@@ -71,7 +72,7 @@ def test_unverified_email(served: Serve) -> None:
 def test_user_token_counts_as_app_usage_and_key_as_api(served: Serve) -> None:
     with served() as s:
         user_id, key = user_with_key(s)
-        token = TokenSigner(s.settings.secret_key, 3600).issue(user_id)
+        token = TokenSigner(resolve_secret(s.settings).value, 3600).issue(user_id)
         assert rmbg(s.base, {"authorization": f"Bearer {token}"}).status_code == 200
         assert rmbg(s.base, {"x-api-key": key}).status_code == 200
         assert rmbg(s.base, {"x-api-key": key}).status_code == 200

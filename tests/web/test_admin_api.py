@@ -4,6 +4,7 @@ endpoint's body, and keys it (or the CLI) creates working on /rmbg until revoked
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 
 from alphacut.cli.main import cli
 from alphacut.cli.store import key_json, user_json
-from alphacut.domain.accounts import ApiKey, User
+from alphacut.domain.accounts import MAX_CREDITS, ApiKey, User
 from alphacut.service.keys import key_prefix
 from alphacut.web.routes.admin import ApiKeyRecord, UserRecord
 from tests.conftest import fixture_bytes
@@ -301,3 +302,111 @@ def test_the_openapi_document_declares_the_admin_token_scheme(admin: httpx.Clien
     assert schemes["AdminToken"]["type"] == "http"
     assert schemes["AdminToken"]["scheme"] == "bearer"
     assert {"ApiKey", "UserToken"} <= set(schemes)
+
+
+# --- the credit maximum ----------------------------------------------------------
+
+
+def out_of_range(amount: int, minimum: int = 1) -> dict[str, Any]:
+    return error(f"Credit amount must be between {minimum} and {MAX_CREDITS}, got: {amount}",
+                 400)
+
+
+BALANCE_FULL = error(f"The balance would exceed the maximum of {MAX_CREDITS} credits.", 400)
+
+
+def test_adding_2_to_the_62_twice_is_400_and_the_user_stays_readable(
+        admin: httpx.Client) -> None:
+    user = created_user(admin, prepaid=5)
+    for _ in range(2):
+        reply = admin.post(f"/admin/users/{user['id']}/credits", json={"credits": 2**62})
+        assert (reply.status_code, reply.json()) == (400, out_of_range(2**62))
+    assert admin.get(f"/admin/users/{user['id']}").json() == user
+    listed = admin.get("/admin/users")
+    assert listed.status_code == 200 and user in listed.json()
+    reply = admin.post(f"/admin/users/{user['id']}/credits", json={"credits": 2**64})
+    assert (reply.status_code, reply.json()) == (400, out_of_range(2**64))
+
+
+def test_the_balance_stops_at_the_maximum(admin: httpx.Client) -> None:
+    user = created_user(admin, prepaid=MAX_CREDITS - 1)
+    path = f"/admin/users/{user['id']}/credits"
+    reply = admin.post(path, json={"credits": 1})
+    assert (reply.status_code, reply.json()) == (200, {**user, "prepaid_credits": MAX_CREDITS})
+    for credits in (1, MAX_CREDITS):
+        reply = admin.post(path, json={"credits": credits})
+        assert (reply.status_code, reply.json()) == (400, BALANCE_FULL)
+    assert admin.get(f"/admin/users/{user['id']}").json()["prepaid_credits"] == MAX_CREDITS
+
+
+def test_credit_counts_over_the_maximum_are_400(admin: httpx.Client) -> None:
+    for fields, amount in (({"credits": MAX_CREDITS + 1}, MAX_CREDITS + 1),
+                           ({"prepaid": 2**63}, 2**63)):
+        reply = admin.post("/admin/users", json={"email": new_email(), **fields})
+        assert (reply.status_code, reply.json()) == (400, out_of_range(amount, 0))
+    user = created_user(admin, credits=MAX_CREDITS, prepaid=MAX_CREDITS)  # the maximum itself
+    reply = admin.put(f"/admin/users/{user['id']}/plan",
+                      json={"plan": "Pro", "credits": MAX_CREDITS + 1})
+    assert (reply.status_code, reply.json()) == (400, out_of_range(MAX_CREDITS + 1, 0))
+    assert admin.get(f"/admin/users/{user['id']}").json() == user
+
+
+def test_the_schema_names_the_maximum(admin: httpx.Client) -> None:
+    schemas = admin.get("/api/openapi").json()["components"]["schemas"]
+    for schema, field in (("AddCredits", "credits"), ("SetPlan", "credits"),
+                          ("CreateUser", "prepaid")):
+        assert schemas[schema]["properties"][field]["maximum"] == MAX_CREDITS
+
+
+@pytest.mark.parametrize("user_id", [str(2**63), str(2**64), "9" * 40])
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/admin/users/{id}", None),
+    ("POST", "/admin/users/{id}/verify", None),
+    ("PUT", "/admin/users/{id}/plan", {"plan": "Pro", "credits": 1}),
+    ("POST", "/admin/users/{id}/credits", {"credits": 1}),
+    ("POST", "/admin/users/{id}/keys", None),
+    ("GET", "/admin/users/{id}/keys", None),
+])
+def test_a_path_id_past_64_bits_is_404(admin: httpx.Client, method: str, path: str,
+                                       body: dict[str, Any] | None, user_id: str) -> None:
+    reply = admin.request(method, path.format(id=user_id), json=body)
+    assert (reply.status_code, reply.json()) == (404, error(f"No user with id '{user_id}'.",
+                                                            404))
+
+
+@pytest.mark.parametrize(("method", "path", "message"), [
+    ("GET", "/admin/users/{id}", "No user with id '{start}...'."),
+    ("POST", "/admin/users/{id}/credits", "No user with id '{start}...'."),
+    ("GET", "/admin/users/{id}/keys", "No user with id '{start}...'."),
+    ("DELETE", "/admin/keys/{id}", "No active API key with the prefix '{start}...'."),
+])
+def test_an_absurdly_long_path_id_is_404_and_not_echoed(admin: httpx.Client, method: str,
+                                                        path: str, message: str) -> None:
+    long_id = "9" * 5000
+    reply = admin.request(method, path.format(id=long_id),
+                          json={"credits": 1} if method == "POST" else None)
+    assert (reply.status_code, reply.json()) == (
+        404, error(message.format(start=long_id[:20]), 404))
+
+
+def test_a_balance_an_older_version_corrupted_still_reads(server_with: ServerWith,
+                                                          tmp_path: Path) -> None:
+    database = tmp_path / "legacy.db"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with server_with(store_url=f"sqlite:///{database}", admin_token=TOKEN) as base, \
+            httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        user = http.post("/admin/users", json={"email": "old@example.com", "prepaid": 5,
+                                               "verified": True}).json()
+        key = http.post(f"/admin/users/{user['id']}/keys").json()["key"]
+        # What adding 2**62 twice left: SQLite keeps an INTEGER overflow as a REAL.
+        with sqlite3.connect(database) as conn:
+            conn.execute("UPDATE users SET prepaid_credits = prepaid_credits + ? + ? "
+                         "WHERE id = ?", (2**62, 2**62, int(user["id"])))
+        shown = {**user, "prepaid_credits": 2**63 - 1}  # the nearest 64-bit integer
+        assert http.get("/admin/users").json() == [shown]
+        assert http.get(f"/admin/users/{user['id']}").json() == shown
+        reply = http.post(f"/admin/users/{user['id']}/credits", json={"credits": 1})
+        assert (reply.status_code, reply.json()) == (400, BALANCE_FULL)
+        usage = httpx.get(f"{base}/api/membership-usage", headers={"x-api-key": key})
+        assert usage.status_code == 200, usage.text
+        assert usage.json()["prepaidCredits"] == 2**63 - 1

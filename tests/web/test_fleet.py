@@ -20,13 +20,16 @@ from tests.conftest import fixture_bytes, make_settings
 from tests.storage.support import start_redis
 from tests.web.conftest import free_port
 
+FLEET_SECRET = "fleet-test-secret-0123456789abcdef"
+
 
 @contextmanager
 def server_process(store_url: str, data_dir: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "ALPHACUT_STORE_URL": store_url, "ALPHACUT_DATA_DIR": str(data_dir),
            "ALPHACUT_INTRA_OP_THREADS": "1", "ALPHACUT_LOG_FORMAT": "text",
-           "ALPHACUT_MODELS_DIR": str(Settings().models_dir)}
+           "ALPHACUT_MODELS_DIR": str(Settings().models_dir),
+           "ALPHACUT_SECRET_KEY": FLEET_SECRET}  # a fleet shares one secret: required
     alphacut = Path(sys.executable).with_name("alphacut")
     log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen([str(alphacut), "serve", "--port", str(port)], env=env,
@@ -53,7 +56,8 @@ def server_process(store_url: str, data_dir: Path) -> Iterator[str]:
 def test_two_servers_one_redis_take_exactly_k_credits(tmp_path: Path) -> None:
     credits, requests = 4, 12
     redis_server = start_redis(tmp_path / "redis", appendonly=True)
-    services = bootstrap.build(make_settings(tmp_path, store_url=redis_server.url))
+    services = bootstrap.build(make_settings(tmp_path, store_url=redis_server.url,
+                                             secret_key=FLEET_SECRET))
     store = services.store
     try:
         accounts = services.accounts

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from alphacut import Engine, bootstrap
 from alphacut.domain.clock import FixedClock, month_bounds
 from alphacut.domain.principal import Channel
+from alphacut.secret import resolve_secret
 from alphacut.server import create_app
 from alphacut.service.accounts import AccountService
 from alphacut.service.tokens import TokenSigner
@@ -306,7 +307,7 @@ def test_an_unknown_or_revoked_key_is_a_401(billing: Billing) -> None:
 
 def test_a_user_token_is_not_accepted_here(billing: Billing) -> None:
     user_id, key = billing.user_with_key("token@example.com")
-    token = TokenSigner(billing.settings.secret_key, 3600).issue(user_id)
+    token = TokenSigner(resolve_secret(billing.settings).value, 3600).issue(user_id)
     reply = billing.usage(None, headers={"authorization": f"Bearer {token}"})
     assert (reply.status_code, reply.json()) == (401, INVALID_KEY)
     both = billing.usage(key, headers={"authorization": f"Bearer {token}"})

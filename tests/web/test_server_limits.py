@@ -20,13 +20,14 @@ from tests.conftest import fixture_bytes
 BOUNDARY = b"LimitTestBoundary"
 
 
-def open_upload(base: str, content_length: int, first: bytes) -> socket.socket:
+def open_upload(base: str, content_length: int, first: bytes,
+                extra_headers: str = "") -> socket.socket:
     """Start a raw multipart POST /rmbg and send only its first bytes."""
     url = urlsplit(base)
     sock = socket.create_connection((url.hostname, url.port), timeout=30)
     head = (f"POST /rmbg HTTP/1.1\r\nHost: {url.netloc}\r\n"
             f"Content-Type: multipart/form-data; boundary={BOUNDARY.decode()}\r\n"
-            f"Content-Length: {content_length}\r\n\r\n").encode()
+            f"Content-Length: {content_length}\r\n{extra_headers}\r\n").encode()
     sock.sendall(head + first)
     return sock
 

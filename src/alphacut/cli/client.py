@@ -101,9 +101,9 @@ def remove(
     params = _sdk_params(options, set(chosen(flags)))
     try:
         found = expand_inputs(list(inputs))
-    except FileNotFoundError as err:
+        jobs = plan_jobs(found, output, options.format.extension)
+    except (FileNotFoundError, ValueError) as err:
         raise click.UsageError(str(err)) from err
-    jobs = plan_jobs(found, output, options.format.extension)
     todo = [job for job in jobs if overwrite or not job.target.exists()]
     policy = RetryPolicy(max_attempts=max_attempts, base_delay=1.0, max_delay=120.0)
 

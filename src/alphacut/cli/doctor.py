@@ -19,6 +19,7 @@ import click
 from pydantic import ValidationError
 
 from alphacut.errors import AlphacutError
+from alphacut.secret import SecretKeyError, resolve_secret, throw_away
 from alphacut.settings import Settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -39,13 +40,16 @@ def _python() -> Check:
 
 def _secrets(settings: Settings) -> Check:
     try:
-        settings.check_secrets()
-    except ValueError as err:
+        secret = resolve_secret(settings, create=False)
+    except SecretKeyError as err:
         return Check("secret key", FAIL, str(err))
-    if settings.environment == "development":
-        return Check("secret key", WARN, "development mode: the placeholder secret is allowed; "
-                     "set ALPHACUT_ENVIRONMENT=production and ALPHACUT_SECRET_KEY to serve")
-    return Check("secret key", OK, "set")
+    if secret.source == "given":
+        return Check("secret key", OK, "set (ALPHACUT_SECRET_KEY)")
+    if secret.source == "generated":
+        return Check("secret key", WARN, f"generated on first start into {secret.path}; for "
+                     "a fleet or a public address set ALPHACUT_SECRET_KEY")
+    return Check("secret key", WARN, f"generated earlier, in {secret.path}; for a fleet set "
+                 "ALPHACUT_SECRET_KEY")
 
 
 def _model(settings: Settings) -> Check:
@@ -83,7 +87,7 @@ def _store(settings: Settings) -> Check:
 
     where = settings.store_url or f"SQLite under {settings.data_dir}"
     try:
-        services = bootstrap.build(settings)
+        services = bootstrap.build(settings, secret=throw_away())
         try:
             services.store.ping()
         finally:

@@ -45,13 +45,28 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output: Path | None, extension: s
 
     One input and an output with a suffix: exactly there. Otherwise the output is
     a folder holding the inputs' relative paths; with no output at all, each
-    result lands beside its input as ``<stem>.nobg.<ext>``.
+    result lands beside its input as ``<stem>.nobg.<ext>``. Two inputs never share an
+    output: where their names would (``a.jpg`` and ``a.webp``), each keeps its own
+    extension (``a.jpg.png``, ``a.webp.png``); what still collides is refused
+    (``ValueError``).
     """
-    if output is None:
-        return [Job(src, src.with_name(f"{src.stem}.nobg.{extension}")) for src, _ in inputs]
-    if len(inputs) == 1 and output.suffix and not output.is_dir():
+    if output is not None and len(inputs) == 1 and output.suffix and not output.is_dir():
         return [Job(inputs[0][0], output)]
-    return [Job(src, output / rel.with_suffix(f".{extension}")) for src, rel in inputs]
+
+    def target(src: Path, rel: Path, stem: str) -> Path:
+        if output is None:
+            return src.with_name(f"{stem}.nobg.{extension}")
+        return output / rel.with_name(f"{stem}.{extension}")
+
+    planned = [target(src, rel, src.stem) for src, rel in inputs]
+    shared = {path for path in planned if planned.count(path) > 1}
+    jobs = [Job(src, target(src, rel, src.name) if path in shared else path)
+            for (src, rel), path in zip(inputs, planned, strict=True)]
+    targets = [job.target for job in jobs]
+    clash = next((t for t in targets if targets.count(t) > 1), None)
+    if clash is not None:
+        raise ValueError(f"two inputs would both be written to {clash}; rename one")
+    return jobs
 
 
 def write_atomically(target: Path, content: bytes) -> None:

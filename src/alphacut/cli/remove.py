@@ -34,8 +34,8 @@ def remove(inputs: tuple[str, ...], output: str | None, overwrite: bool,
         flags["format"] = parse_format(suffix) if suffix else None
     options = options_from_flags(flags)
     engine = SettingsEngine(Settings())
-    try:
-        engine.model(options.model)
+    try:  # on this machine, a model not yet pulled is fetched (never by a server request)
+        engine.warm(options.model)
     except AlphacutError as err:
         raise click.ClickException(err.message) from err
     if inputs == ("-",):
@@ -43,9 +43,9 @@ def remove(inputs: tuple[str, ...], output: str | None, overwrite: bool,
         return
     try:
         found = expand_inputs(list(inputs))
-    except FileNotFoundError as err:
+        jobs = plan_jobs(found, Path(output) if output else None, options.format.extension)
+    except (FileNotFoundError, ValueError) as err:
         raise click.UsageError(str(err)) from err
-    jobs = plan_jobs(found, Path(output) if output else None, options.format.extension)
     failed, skipped = _run_batch(engine, options, jobs, overwrite)
     done = len(jobs) - failed - skipped
     click.echo(f"{done} written, {skipped} skipped (exist), {failed} failed", err=True)

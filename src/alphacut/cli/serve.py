@@ -6,7 +6,9 @@ import os
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
+from alphacut.secret import SecretKeyError, resolve_secret
 from alphacut.settings import Settings
 
 
@@ -20,9 +22,17 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"ALPHACUT_{name}"] = str(value)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        raise click.ClickException(f"invalid settings: {err}") from None
+    try:  # before any worker starts: they then read the secret generated here
+        secret = resolve_secret(settings)
+    except SecretKeyError as err:
+        raise click.ClickException(str(err)) from err
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"alphacut: serving on {base}  (model {settings.model})")
+    click.echo(f"  {secret.describe()}")
     click.echo(f"  API reference: {base}/docs    OpenAPI: {base}/api/openapi")
     if settings.web_app:
         click.echo(f"  web editor: {base}/    sign up: {base}/signup")
@@ -31,4 +41,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         "alphacut.server:app_from_env", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, access_log=False, log_level="info",
         timeout_graceful_shutdown=int(settings.graceful_shutdown_s), timeout_keep_alive=5,
+        # One source of truth for the client's address and scheme: alphacut reads
+        # X-Forwarded-For/-Proto itself (ALPHACUT_TRUST_FORWARDED_FOR, _TRUSTED_PROXIES).
+        proxy_headers=False,
     )

@@ -14,6 +14,7 @@ import click
 from alphacut import bootstrap
 from alphacut.domain.accounts import ApiKey, User
 from alphacut.errors import AlphacutError
+from alphacut.secret import throw_away
 from alphacut.service.accounts import AccountService
 from alphacut.settings import Settings
 
@@ -28,7 +29,7 @@ def account_service(settings: Settings) -> Iterator[AccountService]:
     on stderr and exit code 1, through click.
     """
     try:
-        services = bootstrap.build(settings)
+        services = bootstrap.build(settings, secret=throw_away())
     except AlphacutError as exc:
         raise click.ClickException(exc.message) from exc
     try:

@@ -13,10 +13,11 @@ from alphacut.cli.store import (
     user_json,
     when,
 )
-from alphacut.domain.accounts import User
+from alphacut.domain.accounts import MAX_CREDITS, User
 from alphacut.settings import Settings
 
 _COLUMNS = ("id", "email", "verified", "plan", "included", "prepaid", "created")
+_CREDITS = click.IntRange(min=0, max=MAX_CREDITS)
 
 
 def _show(user: User, as_json: bool) -> None:
@@ -39,10 +40,10 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True, help="The user's e-mail address (unique, any case).")
 @click.option("--plan", default=None, help="Plan label [default: ALPHACUT_DEFAULT_PLAN].")
-@click.option("--credits", "included", type=click.IntRange(min=0), default=None,
+@click.option("--credits", "included", type=_CREDITS, default=None,
               help="Included credits per billing period "
                    "[default: ALPHACUT_DEFAULT_INCLUDED_CREDITS].")
-@click.option("--prepaid", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--prepaid", type=_CREDITS, default=0, show_default=True,
               help="Prepaid credits to start with.")
 @click.option("--verified", is_flag=True, help="Mark the e-mail address verified already.")
 @json_option
@@ -94,7 +95,7 @@ def verify(user_id: str, as_json: bool) -> None:
 @users.command("plan")
 @click.argument("user_id", metavar="ID")
 @click.argument("label")
-@click.option("--credits", "included", type=click.IntRange(min=0), required=True,
+@click.option("--credits", "included", type=_CREDITS, required=True,
               help="Included credits per billing period on this plan.")
 @json_option
 def plan(user_id: str, label: str, included: int, as_json: bool) -> None:

@@ -10,6 +10,18 @@ from dataclasses import dataclass
 from enum import Enum
 
 from alphacut.domain.principal import Channel
+from alphacut.errors import CreditAmountOutOfRange
+
+# The most credits any count holds: an amount added at once, a prepaid balance, a plan's
+# included credits. Far above any real purchase, far below where a 64-bit integer (SQLite's,
+# Redis's) overflows, so no sum of two allowed values can corrupt a stored count.
+MAX_CREDITS = 10**12
+
+
+def check_credit_amount(amount: int, minimum: int = 1) -> None:
+    """Refuse an amount outside ``minimum``..:data:`MAX_CREDITS` (CreditAmountOutOfRange, 400)."""
+    if not minimum <= amount <= MAX_CREDITS:
+        raise CreditAmountOutOfRange(amount, minimum, MAX_CREDITS)
 
 
 def normalize_email(email: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -54,11 +55,22 @@ class OutputFormat(Enum):
 
 _FORMAT_NAMES = {"webp": OutputFormat.WEBP, "png": OutputFormat.PNG, "jpeg": OutputFormat.JPEG,
                  "jpg": OutputFormat.JPEG, "bmp": OutputFormat.BMP}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 # --- the parsers: text in, a value or the contract's message out ----------------------
+
+
+def _bounded_int(text: str) -> int:
+    """ASCII digits as an int; past 18 digits only the sign matters (a limit refuses it),
+    and Python's int() would refuse thousands of digits with a ValueError."""
+    digits = text.lstrip("+-")
+    if len(digits.lstrip("0")) > 18:
+        return -(10**18) if text.startswith("-") else 10**18
+    return int(text)
 
 
 def parse_format(raw: str) -> OutputFormat:
@@ -75,10 +87,9 @@ def parse_side(name: str, raw: str) -> int | None:
     text = raw.strip()
     if text == "":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidField(name, f"'{name}' must be an integer, got: '{raw}'") from None
+    if not _INTEGER.fullmatch(text):  # int() also takes "1_000" and non-ASCII digits
+        raise InvalidField(name, f"'{name}' must be an integer, got: '{raw}'")
+    value = _bounded_int(text)
     if value == 0:
         return None
     if value < 1:
@@ -101,10 +112,9 @@ def parse_angle(raw: str) -> float:
     text = raw.strip()
     if text == "":
         return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidField("angle", f"'angle' must be a number, got: '{raw}'") from None
+    if not _DECIMAL.fullmatch(text):  # float() also takes "1_0", "inf" and non-ASCII digits
+        raise InvalidField("angle", f"'angle' must be a number, got: '{raw}'")
+    value = float(text)
     if math.isnan(value):
         raise InvalidField("angle", f"'angle' must be a number, got: '{raw}'")
     if not -MAX_ANGLE <= value <= MAX_ANGLE:
@@ -149,7 +159,7 @@ def parse_count(name: str, raw: str, high: int) -> int:
     text = raw.strip()
     if not text.isascii() or not text.isdigit():
         raise InvalidField(name, f"'{name}' must be an integer, got: '{raw}'")
-    value = int(text)
+    value = _bounded_int(text)
     if value > high:
         raise InvalidField(name, f"'{name}' must be at most {high}, got: {value}")
     return value

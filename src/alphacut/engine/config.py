@@ -27,6 +27,9 @@ class EngineConfig:
     model: str = "u2netp"
     """The default model: used when a request names none."""
     allow_noncommercial_models: bool = False
+    max_resident_models: int = 2
+    """How many models keep a loaded session; the least recently used goes first (the
+    default model only when nothing else can)."""
     threads: Threads = field(default_factory=lambda: Threads(1))
     refine: bool = True
     decontaminate: bool = True

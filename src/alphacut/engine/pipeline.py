@@ -3,15 +3,23 @@
 ``Engine`` owns the loaded models (one ONNX session each, created once, reused
 by every thread) and runs one image at a time per call; callers bound the
 concurrency (see ``runner.py``).
+
+Models: a request never downloads one; it gets a model whose verified file is
+already on disk, or a 400. Models load one at a time, outside the lock that finds
+a loaded one (images of loaded models never wait behind a load), and at most
+``max_resident_models`` stay loaded, least recently used out first.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,15 +28,17 @@ from PIL import Image
 from alphacut.domain.options import RemovalOptions
 from alphacut.engine.config import EngineConfig, EnginePools
 from alphacut.engine.onnx import OnnxModel
-from alphacut.engine.specs import ModelSpec
+from alphacut.engine.specs import MODELS, ModelSpec
 from alphacut.engine.store import ModelStore
-from alphacut.errors import BadRequest
+from alphacut.errors import BadRequest, ModelError, ModelNotInstalled
 from alphacut.imaging import matting
 from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
 from alphacut.imaging.encode import encode
-from alphacut.imaging.sniff import probe
-from alphacut.imaging.transform import target_size
+from alphacut.imaging.sniff import check_output, probe, upright_size
+from alphacut.imaging.transform import output_size, target_size
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,12 +77,17 @@ class Engine:
         )
         self.limits = config.limits
         self.encoding = config.encoding
-        self._models: dict[str, OnnxModel] = {}
+        self._models: OrderedDict[str, OnnxModel] = OrderedDict()
+        """The loaded models, least recently used first."""
         self._lock = threading.Lock()
+        """Guards ``_models``: held to find, add or drop a model, never while one loads."""
+        self._loading = threading.Lock()
+        """One model loads at a time (file check and session creation)."""
+        self._default_loaded = False
 
     def spec(self, name: str | None) -> ModelSpec:
         spec = self.store.lookup(name or self.config.model)
-        if not spec.commercial_use and not self.config.allow_noncommercial_models:
+        if not self._licensed(spec):
             raise BadRequest(
                 f"Model '{spec.name}' is licensed for non-commercial use only "
                 f"({spec.licence}); the operator has not enabled it "
@@ -80,24 +95,95 @@ class Engine:
             )
         return spec
 
-    def model(self, name: str | None = None) -> OnnxModel:
-        spec = self.spec(name)
+    def _licensed(self, spec: ModelSpec) -> bool:
+        return spec.commercial_use or self.config.allow_noncommercial_models
+
+    def installed(self) -> list[str]:
+        """The registered models this engine would serve whose file is on disk (no hashing:
+        a file is verified when it loads)."""
         with self._lock:
-            loaded = self._models.get(spec.name)
-            if loaded is None:
-                path = self.store.ensure(spec)
-                loaded = self._models[spec.name] = OnnxModel(spec, path, self.config.threads)
-            return loaded
+            loaded = set(self._models)
+        return sorted(name for name, spec in MODELS.items() if self._licensed(spec)
+                      and (name in loaded or self.store.has_file(spec)))
+
+    @property
+    def resident(self) -> tuple[str, ...]:
+        """The loaded models' names, least recently used first."""
+        with self._lock:
+            return tuple(self._models)
+
+    def model(self, name: str | None = None) -> OnnxModel:
+        """The model (the default without a name), loaded on first use; never downloaded: a
+        registered model whose verified file is not here is ``ModelNotInstalled`` (400).
+        Only the default model's very first load may fetch it (the server's start-up, or a
+        library engine's first image)."""
+        return self._get(self.spec(name), fetch=False)
 
     def warm(self, name: str | None = None) -> None:
-        """Load the model and run one dummy inference, so the first request is not slow."""
-        model = self.model(name)
+        """Fetch the model if missing (start-up and operator commands, never a request),
+        load it and run one dummy inference, so the first request is not slow."""
+        model = self._get(self.spec(name), fetch=True)
         model.infer(model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128))))
+
+    def _loaded(self, name: str) -> OnnxModel | None:
+        with self._lock:
+            loaded = self._models.get(name)
+            if loaded is not None:
+                self._models.move_to_end(name)
+            return loaded
+
+    def _get(self, spec: ModelSpec, fetch: bool) -> OnnxModel:
+        loaded = self._loaded(spec.name)
+        if loaded is not None:
+            return loaded
+        fetch = fetch or (spec.name == self.config.model and not self._default_loaded)
+        if not fetch and not self.store.has_file(spec):
+            raise ModelNotInstalled(spec.name, self.installed())  # at once, not after a load
+        with self._loading:
+            loaded = self._loaded(spec.name)  # loaded by another thread while this one waited
+            if loaded is not None:
+                return loaded
+            path = self.store.ensure(spec) if fetch else self.store.installed(spec)
+            if path is None:
+                raise ModelNotInstalled(spec.name, self.installed())
+            loaded = self._load(spec, path)
+            with self._lock:
+                self._models[spec.name] = loaded
+                self._evict()
+            if spec.name == self.config.model:
+                self._default_loaded = True
+            return loaded
+
+    def _load(self, spec: ModelSpec, path: Path) -> OnnxModel:
+        started = time.perf_counter()
+        try:
+            loaded = OnnxModel(spec, path, self.config.threads)
+        except ModelError as exc:  # names the file: for the log, not the client
+            raise ModelError(exc.message, f"Model '{spec.name}' could not be loaded.") from exc
+        log.info("model %s loaded in %.0f ms", spec.name, (time.perf_counter() - started) * 1000)
+        return loaded
+
+    def _evict(self) -> None:
+        """Drop the least recently used models beyond ``max_resident_models`` (the one just
+        loaded stays; the default model goes only when nothing else can). An image still
+        running on a dropped session holds its own reference to it: the session is freed
+        when that image is done."""
+        limit = max(1, self.config.max_resident_models)
+        newest = next(reversed(self._models))
+        while len(self._models) > limit:
+            others = [name for name in self._models if name != newest]
+            victim = next((name for name in others if name != self.config.model), others[0])
+            del self._models[victim]
+            log.info("model %s unloaded (at most %d stay loaded)", victim, limit)
 
     def remove(self, data: bytes, options: RemovalOptions) -> Result:
         clock = _Stopwatch()
         _, header = probe(data, self.limits)
+        upright = upright_size(header)
+        check_output(*output_size(*upright, options), self.limits)
         decoded = decode(header)
+        if decoded.rgb.size != upright:  # an orientation found only with the pixels
+            check_output(*output_size(*decoded.rgb.size, options), self.limits)
         clock.lap("decode")
         model = self.model(options.model)
         # The full-size colour array is unpacked while the model's input is made: two

@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO
 
 import httpx
@@ -143,6 +144,25 @@ class ModelStore:
         except OSError:  # missing, a directory, unreadable: not a usable model file
             return False
         return self._verified[key]
+
+    def installed(self, spec: ModelSpec) -> Path | None:
+        """The verified file if it is already here, else None: never fetches anything
+        (what a request may use; ``ensure`` is for ``alphacut models pull`` and start-up)."""
+        return self.path_for(spec) if self.is_present(spec) else None
+
+    def has_file(self, spec: ModelSpec) -> bool:
+        """Cheap: a file is where the model goes and has not already failed its checksum
+        (no hashing; ``installed`` verifies)."""
+        path = self.path_for(spec)
+        try:
+            info = path.stat()
+        except OSError:
+            return False
+        if not S_ISREG(info.st_mode):
+            return False
+        if spec.local_path is not None:
+            return True
+        return self._verified.get((path, info.st_mtime_ns, info.st_size, spec.checksum), True)
 
     def ensure(self, spec: ModelSpec) -> Path:
         """The verified file, fetched from the first source that delivers one."""

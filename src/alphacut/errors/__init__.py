@@ -51,7 +51,18 @@ from alphacut.errors.billing import (
     WebhookDisabled,
     WebhookTooLarge,
 )
-from alphacut.errors.models import ModelError, ModelUnavailable, Overloaded, UnknownModel
+from alphacut.errors.credits import (
+    CreditAmountOutOfRange,
+    CreditLimitExceeded,
+    CreditsNotApplied,
+)
+from alphacut.errors.models import (
+    ModelError,
+    ModelNotInstalled,
+    ModelUnavailable,
+    Overloaded,
+    UnknownModel,
+)
 from alphacut.errors.request import (
     ALLOWED_EXTENSIONS,
     CorruptImage,
@@ -66,6 +77,9 @@ from alphacut.errors.request import (
     MultipleValidationErrors,
     NoFileSelected,
     NoImage,
+    OutputTooLarge,
+    OutputTooTall,
+    OutputTooWide,
     UnsupportedExtension,
     UploadTimeout,
     field_errors,
@@ -83,14 +97,17 @@ from alphacut.errors.storage import (
 
 __all__ = [
     "ALLOWED_EXTENSIONS", "AdminApiOff", "AlphacutError", "BadRequest", "Conflict",
-    "CorruptImage", "CsrfRejected", "CustomerConflict", "DailyLimitReached", "DuplicateEmail",
+    "CorruptImage", "CreditAmountOutOfRange", "CreditLimitExceeded", "CreditsNotApplied",
+    "CsrfRejected", "CustomerConflict", "DailyLimitReached", "DuplicateEmail",
     "EmailNotVerified", "EmptyFile", "FieldError", "FieldErrors", "FileTooLarge", "Forbidden",
     "FormTooLarge",
     "HttpError", "ImageTooTall", "ImageTooWide", "InvalidAdminToken", "InvalidApiKey",
     "InvalidCredentials", "InvalidEmail", "InvalidField", "InvalidLink", "InvalidSignature",
     "InvalidUserToken", "InvalidWebhook", "KeyAndToken", "KeyConflict", "KeysNeedVerifiedEmail",
-    "MailUnavailable", "ModelError", "ModelUnavailable", "MonthlyLimitReached",
+    "MailUnavailable", "ModelError", "ModelNotInstalled", "ModelUnavailable",
+    "MonthlyLimitReached",
     "MultipleValidationErrors", "NoFileSelected", "NoImage", "NoSuchKey", "NotFound",
+    "OutputTooLarge", "OutputTooTall", "OutputTooWide",
     "Overloaded", "PayloadTooLarge", "RateLimited", "SchemaError", "ServiceUnavailable",
     "StorageError", "StorageUnavailable", "TooManyAttempts", "TooManyRequests", "Unauthorized",
     "UnknownKey", "UnknownModel", "UnknownPackPrice", "UnknownUser", "UnmatchedEvent",

@@ -11,9 +11,17 @@ class Overloaded(ServiceUnavailable):
 
 
 class ModelError(HttpError):
-    """A model is unknown, missing, corrupt or fails to run."""
+    """A model is unknown, missing, corrupt or fails to run. ``public``, when given, is what
+    a client reads instead of ``message`` (which may name files: for the log and the CLI)."""
 
     status = 503
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = message if public is None else public
+
+    def to_body(self) -> dict[str, object]:
+        return {"error": self.public, "status": self.status}
 
 
 class UnknownModel(BadRequest):
@@ -29,6 +37,19 @@ class ModelUnavailable(ModelError):
         tried = "\n".join(f"  - {a}" for a in attempts) or "  - (no source configured)"
         super().__init__(
             f"Model '{name}' is not available. Sources tried:\n{tried}\n"
-            f"To install it by hand, place the verified file at: {target}"
+            f"To install it by hand, place the verified file at: {target}",
+            public=f"Model '{name}' is not available on this server.",
         )
         self.attempts = attempts
+
+
+class ModelNotInstalled(BadRequest):
+    """A registered model whose verified file is not on this server: a request never
+    downloads one (``alphacut models pull NAME`` does, ahead of time)."""
+
+    def __init__(self, name: str, installed: list[str]) -> None:
+        super().__init__(
+            f"Model '{name}' is not installed on this server. "
+            f"Installed models: {', '.join(installed) or 'none'}."
+        )
+        self.field = "model"

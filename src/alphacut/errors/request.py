@@ -69,6 +69,32 @@ class ImageTooTall(BadRequest):
         )
 
 
+class OutputTooWide(BadRequest):
+    """The result would be wider than the side limit (after resize and rotation)."""
+
+    def __init__(self, width: int, limit: int) -> None:
+        super().__init__(
+            f"Output width ({width}px) exceeds the maximum allowed width of {limit}px."
+        )
+
+
+class OutputTooTall(BadRequest):
+    def __init__(self, height: int, limit: int) -> None:
+        super().__init__(
+            f"Output height ({height}px) exceeds the maximum allowed height of {limit}px."
+        )
+
+
+class OutputTooLarge(BadRequest):
+    """The result would hold more pixels than the operator's budget."""
+
+    def __init__(self, width: int, height: int, limit: int) -> None:
+        super().__init__(
+            f"Output size ({width}x{height} = {width * height}px) exceeds the maximum "
+            f"allowed of {limit}px."
+        )
+
+
 class CorruptImage(BadRequest):
     """The signature matched but the bytes do not decode (truncated, damaged)."""
 

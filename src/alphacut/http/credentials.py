@@ -19,11 +19,19 @@ def bearer_token(authorization: str) -> str | None:
     return authorization[7:].strip() or None
 
 
+def _joined(request: HTTPConnection, name: str) -> str | None:
+    """Every ``name`` header, in order, as one comma-separated list (a repeated header is
+    one list split over lines, RFC 9110 5.3); None when there is none."""
+    return ", ".join(request.headers.getlist(name)) or None
+
+
 def credentials(request: HTTPConnection) -> Credentials:
     headers, cookies = request.headers, request.cookies
     return Credentials(
         peer=request.client.host if request.client else "unknown",
-        forwarded_for=headers.get("x-forwarded-for"),
+        forwarded_for=_joined(request, "x-forwarded-for"),
+        scheme=request.url.scheme,
+        forwarded_proto=_joined(request, "x-forwarded-proto"),
         api_key=headers.get("x-api-key") or None,
         bearer=bearer_token(headers.get("authorization", "")),
         session=cookies.get(SESSION_COOKIE) or None,

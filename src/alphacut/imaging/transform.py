@@ -8,11 +8,14 @@ background colour, or black for a mask).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from PIL import Image
 
 from alphacut.domain.colors import RGBA
+from alphacut.domain.options import RemovalOptions
 
 WHITE: RGBA = (255, 255, 255, 255)
 
@@ -33,6 +36,31 @@ def target_size(
         assert h is not None
         scale = h / height
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def rotated_size(width: int, height: int, angle: float, expand: bool) -> tuple[int, int]:
+    """The canvas :func:`rotate` gives, worked out without pixels (Pillow's own arithmetic
+    in ``Image.rotate``: its fast paths, its rounded matrix, its ceil/floor of the corners)."""
+    angle = angle % 360.0
+    if not expand or angle in (0.0, 180.0):
+        return width, height
+    if angle in (90.0, 270.0):
+        return height, width
+    radians = -math.radians(angle)
+    cos, sin = round(math.cos(radians), 15), round(math.sin(radians), 15)
+    cx, cy = width / 2, height / 2
+    # The matrix's translation, as Pillow sets it before measuring the corners.
+    tx = cos * -cx + sin * -cy + cx
+    ty = -sin * -cx + cos * -cy + cy
+    xs = [cos * x + sin * y + tx for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    ys = [-sin * x + cos * y + ty for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    return (math.ceil(max(xs)) - math.floor(min(xs)), math.ceil(max(ys)) - math.floor(min(ys)))
+
+
+def output_size(width: int, height: int, options: RemovalOptions) -> tuple[int, int]:
+    """The result's size for an input of ``width`` x ``height``: resized, then rotated."""
+    size = target_size(width, height, options.width, options.height, options.exact_resize)
+    return rotated_size(*size, options.angle, options.expand)
 
 
 def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alphacut.domain.accounts import ApiKey, User
+from alphacut.domain.accounts import ApiKey, User, check_credit_amount
 from alphacut.domain.clock import Clock
 from alphacut.errors import (
     BadRequest,
@@ -37,6 +37,8 @@ class AccountService:
                     prepaid: int = 0) -> User:
         if "@" not in email:
             raise BadRequest(f"'{email}' is not an e-mail address.")
+        check_credit_amount(credits, minimum=0)
+        check_credit_amount(prepaid, minimum=0)
         return self.store.create_user(email, plan=plan, included_credits=credits,
                                       now=self._now(), prepaid_credits=prepaid,
                                       verified=verified)
@@ -55,14 +57,14 @@ class AccountService:
         return self.user(user_id)
 
     def set_plan(self, user_id: str, plan: str, credits: int) -> User:
-        if credits < 0:
-            raise BadRequest("credits cannot be negative")
+        check_credit_amount(credits, minimum=0)
         self.store.set_plan(user_id, plan, credits)
         return self.user(user_id)
 
     def add_prepaid(self, user_id: str, credits: int) -> User:
-        if credits < 1:
-            raise BadRequest("credits must be at least 1")
+        """Raises CreditAmountOutOfRange (not 1..MAX_CREDITS) or CreditLimitExceeded (the
+        balance would pass MAX_CREDITS; checked by the store, atomically), both 400."""
+        check_credit_amount(credits)
         self.store.add_prepaid(user_id, credits)
         return self.user(user_id)
 

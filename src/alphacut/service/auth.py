@@ -1,15 +1,17 @@
 """Who is calling: one resolver for every route and page.
 
 Credentials come in as the request carried them (an API key, a bearer token, the
-web app's session cookie with its CSRF header, the connection's address and
-``X-Forwarded-For``); a principal comes out, by the contract's rules: a key and a
-token together is a mistake (400), an unknown or revoked key is 401, an
-unverified e-mail is 403, nothing at all is anonymous (by client address).
+web app's session cookie with its CSRF header, the connection's address,
+``X-Forwarded-For`` and ``X-Forwarded-Proto``); a principal comes out, by the
+contract's rules: a key and a token together is a mistake (400), an unknown or
+revoked key is 401, an unverified e-mail is 403, nothing at all is anonymous (by
+client address).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from alphacut.domain.accounts import User
@@ -36,6 +38,11 @@ class Credentials:
     peer: str
     """The address the connection came from."""
     forwarded_for: str | None = None
+    """Every ``X-Forwarded-For`` header, joined in order with ``,``."""
+    scheme: str = "http"
+    """The connection's scheme."""
+    forwarded_proto: str | None = None
+    """Every ``X-Forwarded-Proto`` header, joined in order with ``,``."""
     api_key: str | None = None
     bearer: str | None = None
     """``Authorization: Bearer <token>``: a user token, or the admin token on /admin."""
@@ -45,9 +52,72 @@ class Credentials:
     csrf_header: str | None = None
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(text: str) -> IPAddress | None:
+    """An address as a proxy writes it (``1.2.3.4``, ``1.2.3.4:port``, ``::1``,
+    ``[::1]:port``; IPv4-mapped IPv6 as IPv4); None for anything else."""
+    text, port = text.strip(), ""
+    if text.startswith("["):
+        text, bracket, after = text[1:].partition("]")
+        if not bracket or after[:1] not in ("", ":"):
+            return None
+        port = after[1:]
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+    if port and not port.isdigit():
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 @dataclass(frozen=True)
 class ProxyPolicy:
+    """Whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count: nobody's unless
+    ``trust_forwarded_for``, and then only a connection from a ``trusted`` network's."""
+
     trust_forwarded_for: bool = False
+    trusted: tuple[IPNetwork, ...] = ()
+
+    def trusts(self, address: IPAddress | None) -> bool:
+        return address is not None and any(address in network for network in self.trusted)
+
+    def _honoured(self, peer: str) -> bool:
+        return self.trust_forwarded_for and self.trusts(_ip(peer))
+
+    def client(self, peer: str, forwarded_for: str | None) -> str:
+        """The client's address. The connection's peer, unless it is a trusted proxy: then
+        walk ``X-Forwarded-For`` from the right (each hop appended by the proxy to its
+        right), skipping trusted hops; the first untrusted hop is the client. Entries left
+        of it are the client's to invent. An entry that is not an address ends the walk at
+        the trusted hop that reported it; every hop trusted, the leftmost is the client."""
+        if not forwarded_for or not self._honoured(peer):
+            return peer
+        client = peer
+        for hop in reversed(forwarded_for.split(",")):
+            address = _ip(hop)
+            if address is None:
+                break
+            client = str(address)
+            if not self.trusts(address):
+                break
+        return client
+
+    def scheme(self, peer: str, scheme: str, forwarded_proto: str | None) -> str:
+        """The scheme the client used: the first ``X-Forwarded-Proto`` value (set by the
+        proxy the client reached) when the peer is a trusted proxy and it is ``http`` or
+        ``https``; the connection's scheme otherwise."""
+        if not forwarded_proto or not self._honoured(peer):
+            return scheme
+        first = forwarded_proto.split(",")[0].strip().lower()
+        return first if first in ("http", "https") else scheme
 
 
 class PrincipalResolver:
@@ -60,13 +130,13 @@ class PrincipalResolver:
         self._admin_token = admin_token
 
     def client_address(self, creds: Credentials) -> str:
-        """The caller's address: the connection's, or the last ``X-Forwarded-For`` hop
-        (appended by our own proxy; earlier hops are client-claimed) when trusted."""
-        if self.proxies.trust_forwarded_for and creds.forwarded_for:
-            hops = [hop.strip() for hop in creds.forwarded_for.split(",")]
-            if hops[-1]:
-                return hops[-1]
-        return creds.peer
+        """The caller's address: the connection's, or, from a trusted proxy, the nearest
+        untrusted ``X-Forwarded-For`` hop (``ProxyPolicy.client``)."""
+        return self.proxies.client(creds.peer, creds.forwarded_for)
+
+    def scheme(self, creds: Credentials) -> str:
+        """The scheme the client used (``X-Forwarded-Proto`` only from a trusted proxy)."""
+        return self.proxies.scheme(creds.peer, creds.scheme, creds.forwarded_proto)
 
     # --- the four ways in -----------------------------------------------------------------
 

@@ -17,6 +17,9 @@ Exactly once, without losing an event:
 An event for which no user can be found is answered 422, unmarked, so Stripe
 retries it (for up to three days): ``customer.subscription.created`` often
 arrives before the ``checkout.session.completed`` that links the customer.
+So is one whose credits are out of bounds (``MAX_CREDITS``): a pack that would
+take the prepaid balance over the maximum, a pack or plan in the table over it.
+Nothing is added, nothing is lost; the error is logged.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from typing import Any
 
 import stripe
 
-from alphacut.domain.accounts import User
+from alphacut.domain.accounts import MAX_CREDITS, User
 from alphacut.domain.billing import PlanPrice, Window
 from alphacut.domain.clock import Clock
 from alphacut.errors import (
+    CreditAmountOutOfRange,
+    CreditLimitExceeded,
+    CreditsNotApplied,
     CustomerConflict,
     InvalidWebhook,
     UnknownPackPrice,
@@ -134,7 +140,11 @@ class StripeWebhook:
             return Outcome(ignored=True)
         if self.store.has_event(event.id):
             return Outcome(duplicate=True)
-        outcome = handler(event)
+        try:
+            outcome = handler(event)
+        except CreditAmountOutOfRange as err:  # a plan's credits in the table
+            log.error("stripe event %s (%s) not applied: %s", event.id, event.type, err.message)
+            raise CreditsNotApplied(err.message) from err
         if not self.store.mark_event(event.id, self._now()):
             return Outcome(outcome.detail, outcome.ignored, duplicate=True)  # a racing delivery
         log.info("stripe event %s (%s): %s", event.id, event.type,
@@ -218,7 +228,14 @@ class StripeWebhook:
                            "checkout.session.async_payment_succeeded", ignored=True)
         user = self._session_user(session)
         session_id = _str(session.get("id")) or event.id
-        balance = self.store.add_prepaid_once(user.id, credits, session_id, self._now())
+        try:
+            balance = self.store.add_prepaid_once(user.id, credits, session_id, self._now())
+        except CreditLimitExceeded as err:
+            reason = (f"user {user.id}: the {credits} credits of '{price}' would take the "
+                      f"prepaid balance over the maximum of {MAX_CREDITS}.")
+            log.error("stripe event %s: session %s not credited: %s", event.id, session_id,
+                      reason)
+            raise CreditsNotApplied(reason) from err
         if balance is None:
             return Outcome(f"user {user.id}: session {session_id} was already credited")
         return Outcome(f"user {user.id}: +{credits} prepaid credits ({price}); "

@@ -141,7 +141,8 @@ class IdentityService:
         user = self._owner(payload)
         if user is None or user.email != payload.get("email"):
             raise InvalidLink()
-        if not user.email_verified and payload.get("pw") != self._fingerprint(user.password_hash):
+        if not user.email_verified and payload.get("pw") != self._fingerprint(
+                user.password_hash, user.id):
             raise InvalidLink()  # the password changed since (a later sign-up): not this link
         if not user.email_verified:
             self.store.set_verified(user.id)
@@ -149,7 +150,7 @@ class IdentityService:
 
     def verification_link(self, user: User, base_url: str) -> str:
         token = self._verify.dumps({"uid": user.id, "email": user.email,
-                                    "pw": self._fingerprint(user.password_hash)})
+                                    "pw": self._fingerprint(user.password_hash, user.id)})
         return f"{base_url}/verify?token={token}"
 
     # --- log-in ---------------------------------------------------------------------------
@@ -210,14 +211,15 @@ class IdentityService:
             log.error("password reset mail could not be sent (the requester is not told)")
 
     def reset_link(self, user: User, base_url: str) -> str:
-        token = self._reset.dumps({"uid": user.id, "pw": self._fingerprint(user.password_hash)})
+        token = self._reset.dumps({"uid": user.id,
+                                   "pw": self._fingerprint(user.password_hash, user.id)})
         return f"{base_url}/reset/confirm?token={token}"
 
     def check_reset(self, token: str) -> User:
         """The user a reset link is for, while it is valid and unused."""
         payload = self._load(self._reset, token, self.policy.reset_ttl_s)
         user = self._owner(payload)
-        if user is None or payload.get("pw") != self._fingerprint(user.password_hash):
+        if user is None or payload.get("pw") != self._fingerprint(user.password_hash, user.id):
             raise InvalidLink()
         return user
 

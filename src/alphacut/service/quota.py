@@ -2,7 +2,13 @@
 
 A short-window rate limit per user (or per anonymous address) first; then the
 anonymous daily allowance, or one credit for a user (included first, then
-prepaid). A failed image gives its credit back, so failures cost nothing.
+prepaid).
+
+A user's credit is **checked** before the work (no hold) and **taken** only once the
+image is made, atomically, just before its answer starts (:meth:`QuotaService.charge`):
+a crash before that charges nothing, and with K credits left, N > K requests at once
+give exactly K images (the others did their work for nothing and get the limit error).
+The anonymous daily allowance is counted at admission (it is not money).
 """
 
 from __future__ import annotations
@@ -60,8 +66,9 @@ class QuotaService:
                               decision.reset_at)
         return decision
 
-    def take(self, principal: Principal, rate: RateDecision, now: float) -> Admission:
-        """Use the allowance or a credit for one image, or raise the contract's 429."""
+    def admit(self, principal: Principal, rate: RateDecision, now: float) -> Admission:
+        """Before the work: use the anonymous allowance, or check that the user has a
+        credit left (nothing is held); else the contract's 429."""
         if principal.user_id is None:
             daily = self.store.hit(f"daily:anon:{principal.client_address}",
                                    self.limits.anonymous_per_day, DAY_S, now)
@@ -72,10 +79,24 @@ class QuotaService:
         if user is None:
             raise MonthlyLimitReached()
         start, end = billing_window(user, now)
+        used = self.store.cycle_usage(user.id, start).total
+        if max(0, user.included_credits - used) + user.prepaid_credits <= 0:
+            raise MonthlyLimitReached(max(1, int(end - now) + 1))
+        return Admission(rate)
+
+    def charge(self, principal: Principal, admission: Admission, now: float) -> Admission:
+        """The image is made: take its credit, atomically, or raise the contract's 429
+        (a concurrent request took the last one; this image is dropped)."""
+        if principal.user_id is None:
+            return admission
+        user = self.store.get_user(principal.user_id)
+        if user is None:
+            raise MonthlyLimitReached()
+        start, end = billing_window(user, now)
         charge = self.store.take_credit(user.id, principal.channel, int(now), start)
         if charge is None:
             raise MonthlyLimitReached(max(1, int(end - now) + 1))
-        return Admission(rate, charge)
+        return Admission(admission.rate, charge)
 
     def credits_left(self, admission: Admission, now: float) -> int | None:
         """Included credits left in the window plus prepaid, after this image (users only)."""
@@ -87,8 +108,3 @@ class QuotaService:
             return None
         used = self.store.cycle_usage(user.id, charge.period_start).total
         return max(0, user.included_credits - used) + user.prepaid_credits
-
-    def give_back(self, admission: Admission) -> None:
-        """The image failed: it costs nothing."""
-        if admission.charge is not None:
-            self.store.refund(admission.charge)

@@ -4,16 +4,21 @@ The order, owned here for every way in (``POST /rmbg``, the web editor, and the
 remove.bg-compatible API):
 
 1. who is asking (401/403/400), then the short-window rate limit (429): both
-   answer before the upload is read;
-2. the upload is read and validated (400): the ``image`` part is present, has
+   answer before the upload is read (a refused body is drained briefly, only while
+   the upload gate has room);
+2. an upload place (``service/uploads.py``: 503 when the server reads too many,
+   429 when this caller does), then the upload is read (408 when it arrives too
+   slowly) and validated (400): the ``image`` part is present, has
    a file name, an allowed extension, is not empty and not over the size limit
    (while streaming), has an image signature and allowed dimensions; then the
    form fields, all of them collected at once. No pixel is decoded yet;
 3. admission for CPU work (503 when every slot and queue place is taken): only
    now, so a slow upload never holds a CPU slot;
-4. the allowance or one credit (429);
+4. the anonymous allowance is used, or the user's credit checked (429; nothing held);
 5. the image is cut out, off the event loop;
-6. settle: a failure gives the credit back.
+6. settle: the credit is taken, atomically, only now that the image is made and just
+   before its answer starts (429 if a concurrent request took the last one: the image
+   is dropped). A crash or a failure before this point charges nothing.
 
 Adapters hand in the credentials and an upload reader, and render the delivery.
 """
@@ -30,11 +35,19 @@ from alphacut.domain.principal import Principal
 from alphacut.domain.upload import Upload
 from alphacut.engine.pipeline import Engine, Result
 from alphacut.engine.runner import Runner
-from alphacut.errors import AlphacutError, NoFileSelected, NoImage
+from alphacut.errors import (
+    AlphacutError,
+    InvalidField,
+    NoFileSelected,
+    NoImage,
+    Overloaded,
+    RateLimited,
+)
 from alphacut.imaging.sniff import Limits, check_extension, probe
 from alphacut.service.auth import Credentials, PrincipalResolver
 from alphacut.service.offload import Offload
 from alphacut.service.quota import QuotaService
+from alphacut.service.uploads import UploadGate, caller_of
 from alphacut.storage.base import RateDecision
 
 
@@ -71,6 +84,9 @@ def form_request(upload: Upload, limits: Limits) -> tuple[bytes, RemovalOptions]
     if upload.filename is not None:
         check_extension(upload.filename)
     probe(upload.content, limits)
+    if upload.repeated:  # which of two values was meant? Not ours to guess
+        name = upload.repeated[0]
+        raise InvalidField(name, f"'{name}' was sent more than once; send each field once.")
     return upload.content, parse_options(upload.fields)
 
 
@@ -89,7 +105,9 @@ bytes and header against the limits before its fields (the RemBG form's is
 
 class RemovalUseCase:
     def __init__(self, principals: PrincipalResolver, quota: QuotaService, engine: Engine,
-                 runner: Runner, offload: Offload, clock: Clock) -> None:
+                 runner: Runner, offload: Offload, clock: Clock,
+                 uploads: UploadGate | None = None) -> None:
+        self.uploads = uploads or UploadGate(64, 8)
         self.principals = principals
         self.quota = quota
         self.engine = engine
@@ -100,15 +118,14 @@ class RemovalUseCase:
     async def __call__(self, credentials: Credentials, upload: UploadReader,
                        surface: Surface = form_request) -> Delivery:
         principal, rate = await self._admit_caller(credentials, upload)
-        content, options = self._validated(await upload.read(), surface)
+        async with self.uploads.place(caller_of(principal)):
+            received = await upload.read()
+        content, options = self._validated(received, surface)
         async with self.runner.slot():
-            now = self.clock.now()
-            admission = await self.offload(self.quota.take, principal, rate, now)
-            try:
-                result = await self.runner.run(lambda: self.engine.remove(content, options))
-            except BaseException:
-                await self.offload(self.quota.give_back, admission)
-                raise
+            admission = await self.offload(self.quota.admit, principal, rate, self.clock.now())
+            result = await self.runner.run(lambda: self.engine.remove(content, options))
+        admission = await self.offload(self.quota.charge, principal, admission,
+                                       self.clock.now())
         left = await self.offload(self.quota.credits_left, admission, self.clock.now())
         return Delivery(result, rate, principal, left)
 
@@ -121,9 +138,18 @@ class RemovalUseCase:
                                            int(self.clock.now()))
             rate = await self.offload(self.quota.check_rate, principal, self.clock.now())
         except AlphacutError:
-            await upload.discard()
+            await self._drop(f"addr:{self.principals.client_address(credentials)}", upload)
             raise
         return principal, rate
+
+    async def _drop(self, caller: str, upload: UploadReader) -> None:
+        """Read and drop a refused body (bounded in time) if an upload place is free; else
+        answer at once (the client may then see the connection close)."""
+        try:
+            async with self.uploads.place(caller):
+                await upload.discard()
+        except (Overloaded, RateLimited):
+            pass
 
     def _validated(self, upload: Upload, surface: Surface) -> tuple[bytes, RemovalOptions]:
         content, options = surface(upload, self.engine.limits)

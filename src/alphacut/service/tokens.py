@@ -4,7 +4,8 @@ carrying the user id and a fingerprint of the user's password hash.
 The fingerprint makes a stateless token revocable the one way that matters: when the
 password changes (a reset, or a new sign-up of a not yet verified address), every token
 issued before stops working. Users without a password (made by the CLI or the admin API)
-get the fingerprint of "no password", a fixed value, so their tokens keep working.
+get a fingerprint of "no password" bound to their own id (not one value shared by all),
+so their tokens keep working until they set one.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class PasswordFingerprint:
     def __init__(self, secret: str) -> None:
         self._key = hashlib.sha256(b"alphacut-password-fingerprint|" + secret.encode()).digest()
 
-    def __call__(self, password_hash: str | None) -> str:
-        mac = hmac.new(self._key, (password_hash or "").encode(), hashlib.sha256)
+    def __call__(self, password_hash: str | None, user_id: str = "") -> str:
+        subject = password_hash or f"\0no-password\0{user_id}"
+        mac = hmac.new(self._key, subject.encode(), hashlib.sha256)
         return mac.hexdigest()[:16]
 
 
@@ -41,7 +43,8 @@ class TokenSigner:
         self.ttl_s = ttl_s
 
     def issue(self, user_id: str, password_hash: str | None = None) -> str:
-        return self._serializer.dumps({"uid": user_id, "pw": self.fingerprint(password_hash)})
+        return self._serializer.dumps({"uid": user_id,
+                                       "pw": self.fingerprint(password_hash, user_id)})
 
     def claims(self, token: str) -> TokenClaims | None:
         """What a valid, unexpired token says; None otherwise."""
@@ -58,4 +61,5 @@ class TokenSigner:
 
     def matches(self, claims: TokenClaims, password_hash: str | None) -> bool:
         """Whether the token was issued against this password hash (still the user's)."""
-        return hmac.compare_digest(claims.password, self.fingerprint(password_hash))
+        return hmac.compare_digest(claims.password,
+                                   self.fingerprint(password_hash, claims.user_id))

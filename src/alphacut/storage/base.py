@@ -50,7 +50,8 @@ class UserStore(Protocol):
         verified: bool = False,
         password_hash: str | None = None,
     ) -> User:
-        """A new user; the e-mail is stored normalised. Raises DuplicateEmail."""
+        """A new user; the e-mail is stored normalised. Raises DuplicateEmail, and
+        CreditAmountOutOfRange for credits over ``MAX_CREDITS``."""
         ...
 
     def get_user(self, user_id: str) -> User | None: ...
@@ -66,7 +67,7 @@ class UserStore(Protocol):
         ...
 
     def set_plan(self, user_id: str, plan: str, included_credits: int) -> None:
-        """Raises UnknownUser."""
+        """Raises UnknownUser; CreditAmountOutOfRange over ``MAX_CREDITS``."""
         ...
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
@@ -74,7 +75,14 @@ class UserStore(Protocol):
         ...
 
     def add_prepaid(self, user_id: str, credits: int) -> int:
-        """Add ``credits`` (> 0) to the prepaid balance; the new balance. Raises UnknownUser."""
+        """Add ``credits`` (> 0) to the prepaid balance; the new balance. Raises UnknownUser.
+
+        The balance never passes ``domain.accounts.MAX_CREDITS``: an add that would raises
+        CreditLimitExceeded and changes nothing, checked in the same atomic step as the
+        write, so concurrent adds cannot pass it either. A balance an older alphacut left
+        over the maximum (or corrupted: SQLite keeps an overflow as a REAL) is kept, never
+        grown, and still reads.
+        """
         ...
 
     def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
@@ -82,7 +90,8 @@ class UserStore(Protocol):
 
         The new balance, or None when this grant was already added (nothing
         changes), so a purchase delivered twice, or by two events, pays once.
-        Raises UnknownUser.
+        Raises UnknownUser; CreditLimitExceeded as :meth:`add_prepaid` does, and then the
+        grant is not recorded (a later delivery may still add it).
         """
         ...
 

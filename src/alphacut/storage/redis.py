@@ -22,6 +22,7 @@ idempotent steps applied at open.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
@@ -29,17 +30,20 @@ import redis
 from redis.commands.core import Script
 
 from alphacut.domain.accounts import (
+    MAX_CREDITS,
     ApiKey,
     Charge,
     CreditSource,
     CycleUsage,
     Usage,
     User,
+    check_credit_amount,
     normalize_email,
 )
 from alphacut.domain.clock import utc_year_month
 from alphacut.domain.principal import Channel
 from alphacut.errors import (
+    CreditLimitExceeded,
     CustomerConflict,
     DuplicateEmail,
     KeyConflict,
@@ -108,9 +112,17 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# KEYS: user. ARGV: credits -> new balance, or false for no such user
+# Refuses (-3) unless the prepaid balance plus ARGV[1] stays within ARGV[2] (the maximum),
+# in the same script as the write. Lua numbers are doubles: exact far past 2 * 10^12.
+_FITS = """
+local balance = tonumber(redis.call('HGET', KEYS[1], 'prepaid_credits') or '0') or 0
+if balance > tonumber(ARGV[2]) - tonumber(ARGV[1]) then return -3 end
+"""
+
+# KEYS: user. ARGV: credits, maximum -> new balance, -1 no such user, -3 over the maximum
 _ADD_PREPAID = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+""" + _FITS + """
 return redis.call('HINCRBY', KEYS[1], 'prepaid_credits', ARGV[1])
 """
 
@@ -139,12 +151,15 @@ end
 return 1
 """
 
-# KEYS: user, user's grants. ARGV: grant id, credits, now
-# -> the new balance, -1 no user, -2 granted before
+# KEYS: user, user's grants. ARGV: credits, maximum, grant id, now
+# -> the new balance, -1 no user, -2 granted before, -3 over the maximum (nothing recorded)
 _ADD_PREPAID_ONCE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then return -2 end
-return redis.call('HINCRBY', KEYS[1], 'prepaid_credits', ARGV[2])
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return -2 end
+""" + _FITS + """
+local grown = redis.call('HINCRBY', KEYS[1], 'prepaid_credits', ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return grown
 """
 
 # KEYS: customer index. ARGV: customer, user id, a stale owner to replace ('' for none)
@@ -307,6 +322,8 @@ class RedisStore:
         address = normalize_email(email)
         check_not_negative("included_credits", included_credits)
         check_not_negative("prepaid_credits", prepaid_credits)
+        check_credit_amount(included_credits, minimum=0)
+        check_credit_amount(prepaid_credits, minimum=0)
         owner = self._run(
             self._claim_email, [keys.EMAIL_TO_USER, keys.USER_IDS, keys.NEXT_USER_ID], [address]
         )
@@ -348,6 +365,7 @@ class RedisStore:
     @_translated
     def set_plan(self, user_id: str, plan: str, included_credits: int) -> None:
         check_not_negative("included_credits", included_credits)
+        check_credit_amount(included_credits, minimum=0)
         self._update_user(user_id, ["plan", plan, "included_credits", included_credits])
 
     def _update_user(self, user_id: str, fields: list[str | int]) -> None:
@@ -357,10 +375,14 @@ class RedisStore:
     @_translated
     def add_prepaid(self, user_id: str, credits: int) -> int:
         check_positive("credits", credits)
-        balance = self._run(self._add_prepaid, [keys.user(user_id)], [credits])
-        if balance is None:
+        if credits > MAX_CREDITS:
+            raise CreditLimitExceeded(MAX_CREDITS)
+        balance = int(self._run(self._add_prepaid, [keys.user(user_id)], [credits, MAX_CREDITS]))
+        if balance == -1:
             raise UnknownUser(user_id)
-        return int(balance)
+        if balance == -3:
+            raise CreditLimitExceeded(MAX_CREDITS)
+        return balance
 
     @_translated
     def set_billing_period(self, user_id: str, start: int, end: int) -> bool:
@@ -380,6 +402,7 @@ class RedisStore:
         period: tuple[int, int] | None = None,
     ) -> bool:
         check_not_negative("included_credits", included_credits)
+        check_credit_amount(included_credits, minimum=0)
         if period is not None:
             check_window(*period)
         start, end = period if period is not None else ("", "")
@@ -392,11 +415,15 @@ class RedisStore:
     @_translated
     def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
         check_positive("credits", credits)
+        if credits > MAX_CREDITS:
+            raise CreditLimitExceeded(MAX_CREDITS)
         outcome = int(self._run(self._add_prepaid_once,
                                 [keys.user(user_id), _prepaid_grants(user_id)],
-                                [grant_id, credits, now]))
+                                [credits, MAX_CREDITS, grant_id, now]))
         if outcome == -1:
             raise UnknownUser(user_id)
+        if outcome == -3:
+            raise CreditLimitExceeded(MAX_CREDITS)
         return None if outcome == -2 else outcome
 
     @_translated
@@ -594,6 +621,25 @@ def _fields(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
     return {_text(name): _text(value) for name, value in raw.items()}
 
 
+def _lenient_int(text: str) -> int:
+    """A credit count as stored, whatever was stored (by hand, or by an older alphacut): an
+    integer of any size as itself, a decimal number as its integer part, anything else as
+    SQLite's CAST reads it (0; an infinity as the 64-bit bound), so a user always reads."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return 0
+    if math.isnan(number):
+        return 0
+    if math.isinf(number):
+        return 2**63 - 1 if number > 0 else -(2**63)
+    return int(number)
+
+
 def _opt_int(fields: Mapping[str, str], name: str) -> int | None:
     value = fields.get(name)
     return None if value is None else int(value)
@@ -608,8 +654,8 @@ def _user(user_id: str, raw: Mapping[bytes | str, bytes | str]) -> User | None:
         email=fields["email"],
         email_verified=fields.get("email_verified") == "1",
         plan=fields.get("plan", ""),
-        included_credits=int(fields.get("included_credits", "0")),
-        prepaid_credits=int(fields.get("prepaid_credits", "0")),
+        included_credits=_lenient_int(fields.get("included_credits", "0")),
+        prepaid_credits=_lenient_int(fields.get("prepaid_credits", "0")),
         created_at=int(fields.get("created_at", "0")),
         billing_period_start=_opt_int(fields, "billing_period_start"),
         billing_period_end=_opt_int(fields, "billing_period_end"),

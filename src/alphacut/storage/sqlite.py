@@ -23,17 +23,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alphacut.domain.accounts import (
+    MAX_CREDITS,
     ApiKey,
     Charge,
     CreditSource,
     CycleUsage,
     Usage,
     User,
+    check_credit_amount,
     normalize_email,
 )
 from alphacut.domain.clock import utc_year_month
 from alphacut.domain.principal import Channel
 from alphacut.errors import (
+    CreditLimitExceeded,
     CustomerConflict,
     DuplicateEmail,
     KeyConflict,
@@ -124,10 +127,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# The credit counts are read through CAST: a row an older alphacut corrupted (an INTEGER
+# overflow that SQLite turned into a REAL, e.g. 9.2e18) still reads, as the nearest
+# 64-bit integer, so it can be listed, shown and used.
+_CREDITS = "CAST(included_credits AS INTEGER), CAST(prepaid_credits AS INTEGER)"
 _USER_COLUMNS = (
-    "id, email, email_verified, plan, included_credits, prepaid_credits, created_at, "
+    f"id, email, email_verified, plan, {_CREDITS}, created_at, "
     "billing_period_start, billing_period_end, password_hash, stripe_customer_id"
 )
+_MAX_ROWID = 2**63 - 1  # SQLite's largest INTEGER; a longer id names no row
 _KEY_COLUMNS = "hash, prefix, user_id, created_at, last_used_at, revoked_at"
 _PRUNE_EVERY = 512  # rate-limit hits between two sweeps of expired windows
 
@@ -296,6 +304,8 @@ class SqliteStore:
         address = normalize_email(email)
         check_not_negative("included_credits", included_credits)
         check_not_negative("prepaid_credits", prepaid_credits)
+        check_credit_amount(included_credits, minimum=0)
+        check_credit_amount(prepaid_credits, minimum=0)
         try:
             with self._write() as conn:
                 cursor = conn.execute(
@@ -339,20 +349,15 @@ class SqliteStore:
 
     def set_plan(self, user_id: str, plan: str, included_credits: int) -> None:
         check_not_negative("included_credits", included_credits)
+        check_credit_amount(included_credits, minimum=0)
         self._update_user(user_id, "plan = ?, included_credits = ?", (plan, included_credits))
 
     def add_prepaid(self, user_id: str, credits: int) -> int:
         check_positive("credits", credits)
         with self._write() as conn:
-            uid = _int_id(user_id)
-            conn.execute(
-                "UPDATE users SET prepaid_credits = prepaid_credits + ? WHERE id = ?",
-                (credits, uid),
-            )
-            row = conn.execute("SELECT prepaid_credits FROM users WHERE id = ?", (uid,)).fetchone()
-            if row is None:
+            if not _user_exists(conn, user_id):
                 raise UnknownUser(user_id)
-        return int(row[0])
+            return _add_prepaid(conn, user_id, credits)
 
     def set_billing_period(self, user_id: str, start: int, end: int) -> bool:
         check_window(start, end)
@@ -368,6 +373,7 @@ class SqliteStore:
         period: tuple[int, int] | None = None,
     ) -> bool:
         check_not_negative("included_credits", included_credits)
+        check_credit_amount(included_credits, minimum=0)
         if period is not None:
             check_window(*period)
         with self._write() as conn:
@@ -402,6 +408,8 @@ class SqliteStore:
 
     def add_prepaid_once(self, user_id: str, credits: int, grant_id: str, now: int) -> int | None:
         check_positive("credits", credits)
+        if credits > MAX_CREDITS:  # also past what a grant row's INTEGER holds
+            raise CreditLimitExceeded(MAX_CREDITS)
         with self._write() as conn:
             if not _user_exists(conn, user_id):
                 raise UnknownUser(user_id)
@@ -412,14 +420,8 @@ class SqliteStore:
             )
             if cursor.rowcount == 0:
                 return None
-            conn.execute(
-                "UPDATE users SET prepaid_credits = prepaid_credits + ? WHERE id = ?",
-                (credits, _int_id(user_id)),
-            )
-            row = conn.execute(
-                "SELECT prepaid_credits FROM users WHERE id = ?", (_int_id(user_id),)
-            ).fetchone()
-        return int(row[0])
+            # Over the maximum: raises, and the transaction (the grant too) rolls back.
+            return _add_prepaid(conn, user_id, credits)
 
     def _update_user(self, user_id: str, assignments: str, values: tuple[object, ...]) -> None:
         with self._write() as conn:
@@ -483,7 +485,7 @@ class SqliteStore:
         year, month = utc_year_month(now)
         with self._write() as conn:
             row = conn.execute(
-                "SELECT included_credits, prepaid_credits FROM users WHERE id = ?", (uid,)
+                f"SELECT {_CREDITS} FROM users WHERE id = ?", (uid,)
             ).fetchone()
             if row is None:
                 raise UnknownUser(user_id)
@@ -589,8 +591,32 @@ class SqliteStore:
 
 
 def _int_id(user_id: str) -> int:
-    """Ids are integers as strings; anything else names no user (-1 matches no row)."""
-    return int(user_id) if user_id.isascii() and user_id.isdecimal() else -1
+    """Ids are integers as strings; anything else, or one past SQLite's 64-bit INTEGER
+    (SQLite could not even be asked about it), names no user (-1 matches no row)."""
+    if not (user_id.isascii() and user_id.isdecimal()) or len(user_id) > len(str(_MAX_ROWID)):
+        return -1
+    value = int(user_id)
+    return value if value <= _MAX_ROWID else -1
+
+
+def _add_prepaid(conn: sqlite3.Connection, user_id: str, credits: int) -> int:
+    """Add to an existing user's balance unless it would pass MAX_CREDITS (inside a write
+    transaction); the new balance. The bound is in the UPDATE itself, so no interleaving of
+    adds can pass it. Raises CreditLimitExceeded, changing nothing."""
+    if credits > MAX_CREDITS:
+        raise CreditLimitExceeded(MAX_CREDITS)
+    uid = _int_id(user_id)
+    # A balance an older alphacut left over the maximum (an overflow SQLite stored as a
+    # REAL, 9.2e18) is not <= the bound: it is kept, never grown.
+    cursor = conn.execute(
+        "UPDATE users SET prepaid_credits = prepaid_credits + ? "
+        "WHERE id = ? AND prepaid_credits <= ?",
+        (credits, uid, MAX_CREDITS - credits),
+    )
+    if cursor.rowcount == 0:
+        raise CreditLimitExceeded(MAX_CREDITS)
+    row = conn.execute("SELECT prepaid_credits FROM users WHERE id = ?", (uid,)).fetchone()
+    return int(row[0])
 
 
 def _user_exists(conn: sqlite3.Connection, user_id: str) -> bool:

@@ -50,12 +50,19 @@ ERROR_EXAMPLES_400: dict[str, Any] = {
         "Image width (12000px) exceeds the maximum allowed width of 10000px.", 400),
     "too_tall": _example(
         "Image height (15000px) exceeds the maximum allowed height of 10000px.", 400),
+    "output_too_tall": _example(
+        "Output height (26667px) exceeds the maximum allowed height of 10000px.", 400),
+    "output_too_many_pixels": _example(
+        "Output size (10000x10000 = 100000000px) exceeds the maximum allowed of 50000000px.",
+        400),
     "bad_format": _example("Invalid format 'gif'. Allowed formats: PNG, JPEG, WEBP, BMP", 400),
     "bad_color": _example(
         "Invalid color format '#12345'. Use hex format: #RGB, #RGBA, #RRGGBB, or #RRGGBBAA", 400),
     "mask_and_color": _example(
         "Cannot use 'mask=true' together with 'bg_color'. Choose one or the other.", 400),
     "key_and_token": _example("This is a mistake: Cannot use both API key and user token", 400),
+    "model_not_installed": _example(
+        "Model 'u2net' is not installed on this server. Installed models: u2netp.", 400),
     "multiple": {"value": {
         "error": "Multiple validation errors",
         "details": [

@@ -3,17 +3,20 @@
 Starlette's own form parser spools a whole file to disk before anyone can look
 at its size; this reader counts the ``image`` part as it arrives and stops
 keeping bytes the moment it passes the limit. Slow senders are cut off by a
-per-chunk idle timeout and an overall deadline.
+first-byte timeout, a per-chunk idle timeout, a minimum average rate after the
+first byte's grace, and an overall deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
@@ -92,12 +95,20 @@ class _Collector:
     def _end(self) -> None:
         part = self._part
         if self.is_image(part):
-            if not self.upload.has_image:
+            if self.upload.has_image:
+                self._repeated(part.name)
+            else:
                 self.upload.has_image = True
                 self.upload.filename = part.filename
                 self.upload.content = bytes(part.data)
-        elif part.name and part.name not in self.upload.fields:
+        elif part.name in self.upload.fields:
+            self._repeated(part.name)
+        elif part.name:
             self.upload.fields[part.name] = part.data.decode("utf-8", "replace")
+
+    def _repeated(self, name: str) -> None:
+        if name not in self.upload.repeated:
+            self.upload.repeated.append(name)
 
     @staticmethod
     def is_image(part: _Part) -> bool:
@@ -120,12 +131,20 @@ async def read_upload(
     if kind != b"multipart/form-data" or not boundary:
         raise NoImage()
     collector = _Collector(limits.max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    try:
+        parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    except FormParserError:  # e.g. a boundary over 256 characters
+        raise NoImage() from None
     consumed = 0
     chunks = _with_deadlines(body, limits)
     async for chunk in chunks:
         consumed += len(chunk)
-        parser.write(chunk)
+        try:
+            parser.write(chunk)
+        except FormParserError:
+            # A body that is not the multipart its header announced (another boundary, a
+            # part header over the parser's limit...): it holds no readable image part.
+            raise NoImage() from None
         if collector.overflow:
             # Stop parsing (and keeping) anything: only the total size is still needed.
             tail = len(boundary) + 8  # CRLF "--" boundary "--" CRLF
@@ -134,13 +153,19 @@ async def read_upload(
             else:
                 rest = sum([len(c) async for c in chunks])
             raise FileTooLarge(collector.overflow + rest - tail, limits.max_file_bytes)
-    parser.finalize()
+    try:
+        parser.finalize()
+    except FormParserError:
+        raise NoImage() from None
     return collector.upload
 
 
 async def drain(body: AsyncIterator[bytes], limits: UploadLimits) -> None:
-    """Consume and drop a body we will not use, up to the size limit (then stop)."""
+    """Consume and drop a body we will not use, up to the size limit and for at most
+    ``drain_timeout_s`` (then stop: the answer goes out, the connection may close)."""
     seen = 0
+    limits = dataclasses.replace(limits, total_timeout_s=min(limits.total_timeout_s,
+                                                             limits.drain_timeout_s))
     try:
         async for chunk in _with_deadlines(body, limits):
             seen += len(chunk)
@@ -153,10 +178,21 @@ async def drain(body: AsyncIterator[bytes], limits: UploadLimits) -> None:
 async def _with_deadlines(
     body: AsyncIterator[bytes], limits: UploadLimits
 ) -> AsyncIterator[bytes]:
-    deadline = time.monotonic() + limits.total_timeout_s
+    """The body's chunks, or :class:`UploadTimeout` when the next one comes too late: for
+    the first, ``first_byte_timeout_s``; then ``idle_timeout_s``; never past the total
+    deadline; and never below ``min_bytes_per_s`` on average once the first-byte grace is
+    over (with R bytes received, the next chunk is due by start + grace + R / rate)."""
+    start = time.monotonic()
+    deadline = start + limits.total_timeout_s
+    grace = limits.first_byte_timeout_s
+    received = 0
     iterator = body.__aiter__()
     while True:
-        remaining = min(limits.idle_timeout_s, deadline - time.monotonic())
+        now = time.monotonic()
+        due = [deadline - now, limits.idle_timeout_s if received else grace - (now - start)]
+        if limits.min_bytes_per_s > 0:
+            due.append(start + grace + received / limits.min_bytes_per_s - now)
+        remaining = min(due)
         if remaining <= 0:
             raise UploadTimeout()
         try:
@@ -165,6 +201,7 @@ async def _with_deadlines(
             return
         except TimeoutError:
             raise UploadTimeout() from None
+        received += len(chunk)
         yield chunk
 
 

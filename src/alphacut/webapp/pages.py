@@ -83,11 +83,11 @@ async def _visit(request: Request) -> Visit:
 
 
 def _secure(request: Request, settings: Settings) -> bool:
-    """``auto``: when the request came over https, or the public URL is https (a TLS proxy
-    in front that uvicorn was not told about)."""
+    """``auto``: when the request came over https (a trusted proxy's X-Forwarded-Proto
+    included), or the public URL is https."""
     mode = settings.session_cookie_secure
     if mode == "auto":
-        return request.url.scheme == "https" or \
+        return _scheme(request) == "https" or \
             (settings.public_url or "").lower().startswith("https://")
     return mode == "always"
 
@@ -139,6 +139,10 @@ def _client(request: Request) -> str:
     return get_services(request).principals.client_address(credentials(request))
 
 
+def _scheme(request: Request) -> str:
+    return get_services(request).principals.scheme(credentials(request))
+
+
 def _is_local_host(host: str, bound: str) -> bool:
     if host == "localhost" or host == bound.lower().strip("[]"):
         return True
@@ -158,7 +162,7 @@ def _base_url(request: Request) -> str | None:
         return settings.public_url.rstrip("/")
     host = (request.url.hostname or "").lower().strip("[]")
     if _is_local_host(host, settings.host):
-        return str(request.base_url).rstrip("/")
+        return str(request.base_url.replace(scheme=_scheme(request))).rstrip("/")
     log.warning("request Host %r is not local and ALPHACUT_PUBLIC_URL is unset: no link "
                 "is mailed", host[:100])
     return None

@@ -5,6 +5,11 @@ path that does not exist. When on, every call carries
 ``Authorization: Bearer <token>``. The token is checked before the body is
 read, so someone without it learns nothing about a request, not even that its
 body is malformed.
+
+Credit counts are bounded by ``MAX_CREDITS`` (10^12): an amount outside it, or an
+add that would take the balance past it, is a 400 (the service and the store
+check; the schema says so). A path id no store could have assigned (longer than
+any id) answers 404, as an unknown one does, without being echoed in full.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
-from alphacut.domain.accounts import ApiKey, User
-from alphacut.errors import Unprocessable
+from alphacut.domain.accounts import MAX_CREDITS, ApiKey, User
+from alphacut.errors import UnknownKey, UnknownUser, Unprocessable
 from alphacut.http.credentials import credentials
 from alphacut.http.services import ServicesDep, get_services
 
@@ -45,6 +51,18 @@ def _authorize(request: Request) -> None:
     get_services(request).principals.admin(credentials(request))
 
 
+_MAX_PATH_ID = 64  # a user id is at most 19 digits, a key prefix 11 characters
+
+
+def _check_path(params: dict[str, Any]) -> None:
+    """A path id too long to be one names nothing: 404, echoing only its start."""
+    user_id, prefix = params.get("user_id"), params.get("prefix")
+    if isinstance(user_id, str) and len(user_id) > _MAX_PATH_ID:
+        raise UnknownUser(user_id[:20] + "...")
+    if isinstance(prefix, str) and len(prefix) > _MAX_PATH_ID:
+        raise UnknownKey(prefix[:20] + "...")
+
+
 class _AdminRoute(APIRoute):
     """Checks the token before FastAPI reads the body; renders a bad body as our error."""
 
@@ -53,6 +71,7 @@ class _AdminRoute(APIRoute):
 
         async def gated(request: Request) -> Response:
             _authorize(request)
+            _check_path(request.path_params)
             try:
                 return await handle(request)
             except RequestValidationError as exc:
@@ -80,6 +99,8 @@ router = APIRouter(
 
 _UNKNOWN_USER: dict[int | str, dict[str, Any]] = {
     404: _error("The admin API is off, or no user has this id.")}
+_CREDITS_OUT_OF_RANGE = _error(f"A credit count over the maximum ({MAX_CREDITS}).")
+_BOUNDED: JsonDict = {"maximum": MAX_CREDITS}  # checked by the service: 400, not 422
 
 
 # --- bodies ----------------------------------------------------------------------
@@ -90,19 +111,24 @@ class CreateUser(BaseModel):
                        description="Unique whatever its case; stored trimmed, lower case.")
     plan: str | None = Field(None, min_length=1,
                              description="Plan label; default ALPHACUT_DEFAULT_PLAN.")
-    credits: int | None = Field(None, ge=0, description="Included credits per billing "
-                                "period; default ALPHACUT_DEFAULT_INCLUDED_CREDITS.")
-    prepaid: int = Field(0, ge=0, description="Prepaid credits to start with.")
+    credits: int | None = Field(None, ge=0, json_schema_extra=_BOUNDED,
+                                description="Included credits per billing period; default "
+                                "ALPHACUT_DEFAULT_INCLUDED_CREDITS.")
+    prepaid: int = Field(0, ge=0, json_schema_extra=_BOUNDED,
+                         description="Prepaid credits to start with.")
     verified: bool = Field(False, description="Mark the e-mail address verified already.")
 
 
 class SetPlan(BaseModel):
     plan: str = Field(min_length=1, description="Plan label, e.g. Premium-20000.")
-    credits: int = Field(ge=0, description="Included credits per billing period.")
+    credits: int = Field(ge=0, json_schema_extra=_BOUNDED,
+                         description="Included credits per billing period.")
 
 
 class AddCredits(BaseModel):
-    credits: int = Field(ge=1, description="Prepaid credits to add to the balance.")
+    credits: int = Field(ge=1, json_schema_extra=_BOUNDED,
+                         description="Prepaid credits to add to the balance, which cannot "
+                         f"pass {MAX_CREDITS} either.")
 
 
 class UserRecord(BaseModel):
@@ -153,7 +179,7 @@ class RevokedKey(BaseModel):
 
 
 @router.post("/users", status_code=201, summary="Create a user",
-             responses={400: _error("Not an e-mail address."),
+             responses={400: _error(f"Not an e-mail address, or credits over {MAX_CREDITS}."),
                         409: _error("A user with this e-mail address exists.")})
 async def create_user(body: CreateUser, services: ServicesDep) -> UserRecord:
     settings = services.settings
@@ -184,14 +210,15 @@ async def verify_user(user_id: str, services: ServicesDep) -> UserRecord:
 
 
 @router.put("/users/{user_id}/plan", summary="Set a user's plan and included credits",
-            responses=_UNKNOWN_USER)
+            responses={**_UNKNOWN_USER, 400: _CREDITS_OUT_OF_RANGE})
 async def set_plan(user_id: str, body: SetPlan, services: ServicesDep) -> UserRecord:
     user = await services.offload(services.accounts.set_plan, user_id, body.plan, body.credits)
     return UserRecord.of(user)
 
 
 @router.post("/users/{user_id}/credits", summary="Add prepaid credits",
-             responses=_UNKNOWN_USER)
+             responses={**_UNKNOWN_USER, 400: _error(
+                 f"Credits over {MAX_CREDITS}, or the balance would pass it (nothing added).")})
 async def add_credits(user_id: str, body: AddCredits, services: ServicesDep) -> UserRecord:
     user = await services.offload(services.accounts.add_prepaid, user_id, body.credits)
     return UserRecord.of(user)

@@ -20,8 +20,9 @@ router = APIRouter()
     response_class=Response, openapi_extra=RMBG_OPERATION,
 )
 async def rmbg(request: Request, services: ServicesDep) -> Response:
-    """Order: who (401/403/400) → how fast (429) → the upload and its fields (400) →
-    admission (503) → a credit or the daily allowance (429) → the image; a failure refunds."""
+    """Order: who (401/403/400) → how fast (429) → an upload place (503/429) → the upload
+    and its fields (400/408) → admission (503) → the daily allowance, or a credit checked
+    (429) → the image → its credit taken (429 if the last went meanwhile) → the answer."""
     delivery = await services.removal(credentials(request),
                                       FormUpload(request, services.upload_limits))
     request.app.state.metrics.observe_stages(delivery.result.timings)
