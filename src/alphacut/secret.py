@@ -109,7 +109,15 @@ def _read(path: Path) -> str | None:
 def _generate(path: Path) -> Secret:
     """Write a new secret beside the store, atomically: it is written whole to a private
     temporary file, then linked into place; if another worker linked first, its secret
-    wins and is read back."""
+    wins and is read back. A data dir that cannot be written is a :class:`SecretKeyError`."""
+    try:
+        return _write_new(path)
+    except OSError as err:
+        raise SecretKeyError(f"cannot write a generated secret into {path} "
+                             f"({err.strerror or err}); {_HINT}.") from err
+
+
+def _write_new(path: Path) -> Secret:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -8,8 +8,10 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
+from alphacut.errors import StorageError
 from alphacut.secret import SecretKeyError, resolve_secret
 from alphacut.settings import Settings
+from alphacut.storage.factory import open_store
 
 
 @click.command()
@@ -30,6 +32,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         secret = resolve_secret(settings)
     except SecretKeyError as err:
         raise click.ClickException(str(err)) from err
+    try:  # the store must open (a read-only data dir, Redis down): say so, not a traceback
+        open_store(settings.store_url, settings.data_dir).close()
+    except StorageError as err:
+        raise click.ClickException(err.message) from err
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"alphacut: serving on {base}  (model {settings.model})")
     click.echo(f"  {secret.describe()}")

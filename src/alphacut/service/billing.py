@@ -24,6 +24,7 @@ Nothing is added, nothing is lost; the error is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -123,15 +124,26 @@ class StripeWebhook:
         }
 
     def verify(self, payload: bytes, signature: str | None) -> Json:
-        """The event, if Stripe signed this very body within the tolerance; else 400."""
+        """The event, if Stripe signed this very body within the tolerance; else 400. The
+        signature is checked by Stripe's library; the body must then be a JSON object (a
+        signed array, string or number is no event)."""
         try:
-            event: stripe.Event = stripe.Webhook.construct_event(
-                payload, signature, self.config.webhook_secret, tolerance=self.config.tolerance_s)
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidWebhook("the body is not a Stripe event.") from exc
+        try:
+            stripe.WebhookSignature.verify_header(text, signature or "",
+                                                  self.config.webhook_secret,
+                                                  tolerance=self.config.tolerance_s)
         except stripe.SignatureVerificationError as exc:
             raise InvalidWebhook(f"the Stripe-Signature does not verify ({exc}).") from exc
-        except ValueError as exc:  # not UTF-8, not JSON, not a snapshot event
+        try:
+            event = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # not JSON, or numbers past any limit
             raise InvalidWebhook("the body is not a Stripe event.") from exc
-        return event.to_dict()
+        if not isinstance(event, dict) or event.get("object") != "event":
+            raise InvalidWebhook("the body is not a Stripe event.")
+        return event
 
     def handle(self, payload: Json) -> Outcome:
         event = Event.parse(payload)
@@ -280,10 +292,9 @@ class StripeWebhook:
 def _subscription_period(sub: Json, item: Json) -> Window | None:
     """``current_period_*`` on the subscription (older API versions), else on its item."""
     for source in (sub, item):
-        start = _int(source.get("current_period_start"))
-        end = _int(source.get("current_period_end"))
-        if start is not None and end is not None:
-            return Window.from_stripe(start, end)
+        window = _window(source.get("current_period_start"), source.get("current_period_end"))
+        if window is not None:
+            return window
     return None
 
 
@@ -301,12 +312,28 @@ def _invoice_period(invoice: Json) -> Window | None:
                            or _map(line.get("parent")).get("type") == "subscription_item_details")
         proration = bool(line.get("proration")) or bool(details.get("proration"))
         period = _map(line.get("period"))
-        start, end = _int(period.get("start")), _int(period.get("end"))
-        if is_subscription and not proration and start is not None and end is not None:
-            window = Window.from_stripe(start, end)
-            if best is None or window.start > best.start:
-                best = window
+        window = _window(period.get("start"), period.get("end"))
+        if (is_subscription and not proration and window is not None
+                and (best is None or window.start > best.start)):
+            best = window
     return best
+
+
+LATEST_S = 2**40  # unix seconds, about the year 36800: later is no real time
+LONGEST_PERIOD_S = 400 * 86_400  # a yearly plan's period, with room; longer is no period
+
+
+def _window(start: object, renewal: object) -> Window | None:
+    """Stripe's ``[start, renewal)`` as a window, if it is one a billing period can be: in
+    order, after 1970, before ``LATEST_S``, at most ``LONGEST_PERIOD_S`` long. Anything
+    else (a signed but impossible event) is treated as no period at all."""
+    first, last = _int(start), _int(renewal)
+    if first is None or last is None:
+        return None
+    if not 0 <= first < last < LATEST_S or last - first > LONGEST_PERIOD_S:
+        log.warning("stripe: an impossible billing period %s..%s is ignored", first, last)
+        return None
+    return Window.from_stripe(first, last)
 
 
 def _window_note(period: Window | None, stored: bool) -> str:
