@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from alphacut.domain.network import is_loopback
 from alphacut.settings import PLACEHOLDER_SECRET, Settings
 
 SECRET_FILE = "secret_key"
@@ -84,15 +84,6 @@ def resolve_secret(settings: Settings, *, create: bool = True) -> Secret:
 
 def is_shared_store(url: str | None) -> bool:
     return url is not None and url.split(":", 1)[0].lower() in ("redis", "rediss")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _read(path: Path) -> str | None:

@@ -18,6 +18,7 @@ from alphacut.http.metrics import Metrics
 from alphacut.http.middleware import RequestContext
 from alphacut.http.security import SecurityHeaders
 from alphacut.logs import configure_logging
+from alphacut.secret import SecretKeyError, resolve_secret
 from alphacut.settings import Settings
 from alphacut.web.api import install_api
 from alphacut.webapp.install import install_webapp
@@ -73,4 +74,12 @@ def app_from_env() -> FastAPI:
     """uvicorn's factory in each worker process: settings come from the environment."""
     settings = Settings()
     configure_logging(settings.log_format)
-    return create_app(settings)
+    # Never generate here: uvicorn may have been started by hand on any address (its
+    # --host is not ALPHACUT_HOST). `alphacut serve` generates one first, on loopback only.
+    secret = resolve_secret(settings, create=False)
+    if not secret.value:
+        raise SecretKeyError(
+            "ALPHACUT_SECRET_KEY is not set and no secret was generated in "
+            f"{secret.path}; set it, or start with `alphacut serve` (which generates one "
+            "when it binds loopback).")
+    return create_app(bootstrap.build(settings, secret=secret))

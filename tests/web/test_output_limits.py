@@ -86,3 +86,17 @@ def test_the_pixel_budget_and_nothing_charged(
                     {"x-api-key": key})
         assert fits.status_code == 200
         assert s.accounts.user(user.id).prepaid_credits == 2
+
+
+def test_refusals_found_from_the_header_use_no_allowance(
+    served: Callable[..., AbstractContextManager[Served]],
+) -> None:
+    """An oversized result and an absent model are refused before the anonymous daily
+    allowance (of 1 here) is counted."""
+    with served(anonymous_daily_limit=1) as s:
+        assert post(s.base, png(1, 10000), {"w": "10000"}).status_code == 400
+        absent = post(s.base, png(8, 8), {"model": "u2net"})
+        assert absent.status_code == 400
+        assert absent.json()["error"].startswith("Model 'u2net' is not installed")
+        assert post(s.base, png(8, 8), {}).status_code == 200
+        assert post(s.base, png(8, 8), {}).status_code == 429

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,17 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output: Path | None, extension: s
         return output / rel.with_name(f"{stem}.{extension}")
 
     planned = [target(src, rel, src.stem) for src, rel in inputs]
-    shared = {path for path in planned if planned.count(path) > 1}
-    jobs = [Job(src, target(src, rel, src.name) if path in shared else path)
+    counts = Counter(planned)
+    jobs = [Job(src, target(src, rel, src.name) if counts[path] > 1 else path)
             for (src, rel), path in zip(inputs, planned, strict=True)]
-    targets = [job.target for job in jobs]
-    clash = next((t for t in targets if targets.count(t) > 1), None)
+    clash = next((t for t, n in Counter(job.target for job in jobs).items() if n > 1), None)
     if clash is not None:
         raise ValueError(f"two inputs would both be written to {clash}; rename one")
+    sources = {src.resolve() for src, _ in inputs}
+    overwritten = next((job.target for job in jobs if job.target.resolve() in sources), None)
+    if overwritten is not None:
+        raise ValueError(f"{overwritten} is an input and would be overwritten by a result; "
+                         "choose another output")
     return jobs
 
 

@@ -67,10 +67,10 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 def _bounded_int(text: str) -> int:
     """ASCII digits as an int; past 18 digits only the sign matters (a limit refuses it),
     and Python's int() would refuse thousands of digits with a ValueError."""
-    digits = text.lstrip("+-")
-    if len(digits.lstrip("0")) > 18:
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 18:
         return -(10**18) if text.startswith("-") else 10**18
-    return int(text)
+    return -int(digits) if text.startswith("-") else int(digits)
 
 
 def parse_format(raw: str) -> OutputFormat:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from alphacut.domain.network import caller_network
+
 
 class Channel(Enum):
     API = "api"
@@ -25,4 +27,9 @@ class Principal:
     @property
     def rate_bucket(self) -> str:
         """One short-window rate limit per user (all their keys and tokens), or per address."""
-        return f"rate:user:{self.user_id}" if self.user_id else f"rate:anon:{self.client_address}"
+        return f"rate:user:{self.user_id}" if self.user_id else f"rate:anon:{self.network}"
+
+    @property
+    def network(self) -> str:
+        """The anonymous caller's address for limits (an IPv6 /64 counts as one)."""
+        return caller_network(self.client_address)

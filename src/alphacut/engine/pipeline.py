@@ -98,6 +98,15 @@ class Engine:
     def _licensed(self, spec: ModelSpec) -> bool:
         return spec.commercial_use or self.config.allow_noncommercial_models
 
+    def servable(self, name: str | None) -> ModelSpec:
+        """The spec, if a request may use it: licensed, and loaded or its file on disk
+        (``ModelNotInstalled`` otherwise; checked before any slot or allowance is used)."""
+        spec = self.spec(name)
+        if self._loaded(spec.name) is None and not self.store.has_file(spec) and not (
+                spec.name == self.config.model and not self._default_loaded):
+            raise ModelNotInstalled(spec.name, self.installed())
+        return spec
+
     def installed(self) -> list[str]:
         """The registered models this engine would serve whose file is on disk (no hashing:
         a file is verified when it loads)."""

@@ -55,34 +55,34 @@ class FileTooLarge(BadRequest):
         )
 
 
-class ImageTooWide(BadRequest):
-    def __init__(self, width: int, limit: int) -> None:
-        super().__init__(
-            f"Image width ({width}px) exceeds the maximum allowed width of {limit}px."
-        )
+class SideTooLarge(BadRequest):
+    """One side over the limit, in the contract's words: "Image width (12000px) exceeds
+    the maximum allowed width of 10000px." (``Output`` for the result's sides)."""
+
+    subject = "Image"
+    side = "width"
+
+    def __init__(self, value: int, limit: int) -> None:
+        super().__init__(f"{self.subject} {self.side} ({value}px) exceeds the maximum "
+                         f"allowed {self.side} of {limit}px.")
 
 
-class ImageTooTall(BadRequest):
-    def __init__(self, height: int, limit: int) -> None:
-        super().__init__(
-            f"Image height ({height}px) exceeds the maximum allowed height of {limit}px."
-        )
+class ImageTooWide(SideTooLarge):
+    pass
 
 
-class OutputTooWide(BadRequest):
+class ImageTooTall(SideTooLarge):
+    side = "height"
+
+
+class OutputTooWide(SideTooLarge):
     """The result would be wider than the side limit (after resize and rotation)."""
 
-    def __init__(self, width: int, limit: int) -> None:
-        super().__init__(
-            f"Output width ({width}px) exceeds the maximum allowed width of {limit}px."
-        )
+    subject = "Output"
 
 
-class OutputTooTall(BadRequest):
-    def __init__(self, height: int, limit: int) -> None:
-        super().__init__(
-            f"Output height ({height}px) exceeds the maximum allowed height of {limit}px."
-        )
+class OutputTooTall(SideTooLarge):
+    subject, side = "Output", "height"
 
 
 class OutputTooLarge(BadRequest):

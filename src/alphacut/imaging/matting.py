@@ -203,6 +203,9 @@ def window_radius(full_size: tuple[int, int], model_size: tuple[int, int],
     return max(2, round(times * factor))
 
 
+FEATHER_FULL_SCALE = 24  # px: wider radii are blurred on a smaller copy
+
+
 def feather(alpha: np.ndarray, radius: int) -> np.ndarray:
     """A uint8 alpha whose edges fall off over about ``radius`` px on each side.
 
@@ -212,6 +215,15 @@ def feather(alpha: np.ndarray, radius: int) -> np.ndarray:
     0 gives the alpha back unchanged."""
     if radius <= 0:
         return alpha
+    if radius > FEATHER_FULL_SCALE:
+        # A wide falloff is smooth: blur a smaller copy and bring it back, so time and
+        # OpenCV's row buffers (box x width) stay bounded whatever the radius.
+        height, width = alpha.shape
+        scale = radius / FEATHER_FULL_SCALE
+        small = (max(1, round(width / scale)), max(1, round(height / scale)))
+        shrunk = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
+        return cv2.resize(feather(shrunk, FEATHER_FULL_SCALE), (width, height),
+                          interpolation=cv2.INTER_LINEAR)
     box = max(1, round(2 * radius / 3)) | 1
     for _ in range(3):
         alpha = cv2.blur(alpha, (box, box), borderType=cv2.BORDER_REPLICATE)

@@ -31,6 +31,7 @@ from alphacut.errors import (
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_SIDE = 10000
 DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000
+PNG_MAX_HEAD_BYTES = 8 * 2**20  # metadata before the first IDAT chunk
 _ORIENTATION = 0x0112
 _TURNED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 
@@ -153,6 +154,10 @@ def probe(data: bytes, limits: Limits) -> tuple[Probe, Image.Image]:
     kind = sniff_kind(data[:32])
     if kind is None:
         raise InvalidSignature()
+    if kind == "png" and data.find(b"IDAT", 0, PNG_MAX_HEAD_BYTES) < 0:
+        # Pillow walks the chunks before the pixels one by one, in Python: millions of
+        # tiny ones would cost seconds. Real files put their pixels far sooner.
+        raise CorruptImage(f"no image data in the first {PNG_MAX_HEAD_BYTES // 2**20} MB")
     stated = webp_size(data) if kind == "webp" else None
     if stated is not None:
         # Pillow's WebP reader starts a decoder while opening: the sides come first.

@@ -70,7 +70,7 @@ class QuotaService:
         """Before the work: use the anonymous allowance, or check that the user has a
         credit left (nothing is held); else the contract's 429."""
         if principal.user_id is None:
-            daily = self.store.hit(f"daily:anon:{principal.client_address}",
+            daily = self.store.hit(f"daily:anon:{principal.network}",
                                    self.limits.anonymous_per_day, DAY_S, now)
             if not daily.allowed:
                 raise DailyLimitReached(daily.retry_after(now))

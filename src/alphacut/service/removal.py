@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from alphacut.domain.clock import Clock
+from alphacut.domain.network import caller_network
 from alphacut.domain.options import RemovalOptions, parse_options
 from alphacut.domain.principal import Principal
 from alphacut.domain.upload import Upload
@@ -43,7 +44,8 @@ from alphacut.errors import (
     Overloaded,
     RateLimited,
 )
-from alphacut.imaging.sniff import Limits, check_extension, probe
+from alphacut.imaging.sniff import Limits, check_extension, check_output, probe, upright_size
+from alphacut.imaging.transform import output_size
 from alphacut.service.auth import Credentials, PrincipalResolver
 from alphacut.service.offload import Offload
 from alphacut.service.quota import QuotaService
@@ -83,11 +85,13 @@ def form_request(upload: Upload, limits: Limits) -> tuple[bytes, RemovalOptions]
         raise NoFileSelected()
     if upload.filename is not None:
         check_extension(upload.filename)
-    probe(upload.content, limits)
+    _, header = probe(upload.content, limits)
     if upload.repeated:  # which of two values was meant? Not ours to guess
         name = upload.repeated[0]
         raise InvalidField(name, f"'{name}' was sent more than once; send each field once.")
-    return upload.content, parse_options(upload.fields)
+    options = parse_options(upload.fields)
+    check_output(*output_size(*upright_size(header), options), limits)
+    return upload.content, options
 
 
 def remove_local(engine: Engine, content: bytes, options: RemovalOptions) -> Result:
@@ -120,7 +124,8 @@ class RemovalUseCase:
         principal, rate = await self._admit_caller(credentials, upload)
         async with self.uploads.place(caller_of(principal)):
             received = await upload.read()
-        content, options = self._validated(received, surface)
+        # Off the loop: a header can take a while to parse (many chunks or markers).
+        content, options = await self.offload(self._validated, received, surface)
         async with self.runner.slot():
             admission = await self.offload(self.quota.admit, principal, rate, self.clock.now())
             result = await self.runner.run(lambda: self.engine.remove(content, options))
@@ -138,7 +143,8 @@ class RemovalUseCase:
                                            int(self.clock.now()))
             rate = await self.offload(self.quota.check_rate, principal, self.clock.now())
         except AlphacutError:
-            await self._drop(f"addr:{self.principals.client_address(credentials)}", upload)
+            address = caller_network(self.principals.client_address(credentials))
+            await self._drop(f"addr:{address}", upload)
             raise
         return principal, rate
 
@@ -153,5 +159,5 @@ class RemovalUseCase:
 
     def _validated(self, upload: Upload, surface: Surface) -> tuple[bytes, RemovalOptions]:
         content, options = surface(upload, self.engine.limits)
-        self.engine.spec(options.model)
+        self.engine.servable(options.model)  # before any allowance or slot is used
         return content, options

@@ -19,7 +19,7 @@ from alphacut.errors import Overloaded, RateLimited
 
 
 def caller_of(principal: Principal) -> str:
-    return f"user:{principal.user_id}" if principal.user_id else f"addr:{principal.client_address}"
+    return f"user:{principal.user_id}" if principal.user_id else f"addr:{principal.network}"
 
 
 class UploadGate:

@@ -43,6 +43,7 @@ class _Collector:
         self.limit = limit
         self.upload = Upload()
         self.parts = 0
+        self._overflow = 0
         self._part = _Part()
         self._header_name = b""
         self._header_value = b""
@@ -86,10 +87,14 @@ class _Collector:
         part = self._part
         part.size += end - start
         is_image = self.is_image(part)
+        if is_image and self.upload.has_image:
+            return  # a second image: refused as repeated; its bytes are not kept
         limit = self.limit if is_image else MAX_FIELD_BYTES
         if part.size <= limit:
             part.data += data[start:end]
-        elif not is_image:
+        elif is_image:
+            self._overflow = part.size  # stays set when the next part begins
+        else:
             raise BadRequest(f"Form field '{part.name}' is too large.")
 
     def _end(self) -> None:
@@ -116,9 +121,12 @@ class _Collector:
 
     @property
     def overflow(self) -> int:
-        """Bytes of the image part seen so far once past the limit, else 0."""
+        """Bytes of the image part seen so far once past the limit, else 0 (set even when
+        the part ended in the same chunk that went past the limit)."""
         part = self._part
-        return part.size if self.is_image(part) and part.size > self.limit else 0
+        if self.is_image(part) and part.size > self.limit:
+            return part.size
+        return self._overflow
 
 
 async def read_upload(

@@ -4,7 +4,6 @@ services and render what comes back (errors in plain words, next to the form).""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from starlette.background import BackgroundTask
 from alphacut.bootstrap import Services
 from alphacut.domain.accounts import User
 from alphacut.domain.billing import UsageQuery
+from alphacut.domain.network import is_loopback
 from alphacut.errors import AlphacutError, CsrfRejected, FormTooLarge, NoSuchKey, UnknownKey
 from alphacut.http.credentials import CSRF_FIELD, NONCE_COOKIE, SESSION_COOKIE, credentials
 from alphacut.http.errors import error_headers, public_message, status_of
@@ -144,12 +144,7 @@ def _scheme(request: Request) -> str:
 
 
 def _is_local_host(host: str, bound: str) -> bool:
-    if host == "localhost" or host == bound.lower().strip("[]"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host == bound.lower().strip("[]") or is_loopback(host)
 
 
 def _base_url(request: Request) -> str | None:
