@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     upload_timeout_s: float = Field(
         300.0, gt=0, description="Longest time one upload may take in total (408)."
     )
+    max_pixels_in_flight: int = Field(
+        96_000_000, ge=1, description="Pixels (input + result) processed at once per worker "
+        "process; more wait in the queue. An image larger than this still runs, alone.")
     upload_first_byte_timeout_s: float = Field(
         10.0, gt=0, description="An upload whose body has not started this long after its "
         "headers is cut off (408); also the grace before the minimum rate applies.")

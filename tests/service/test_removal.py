@@ -4,10 +4,13 @@ none for an image that fails, none for an upload that is refused."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PIL import Image
 
 from alphacut import Engine, bootstrap
 from alphacut.bootstrap import Services
@@ -120,3 +123,18 @@ def test_a_refused_caller_drops_the_upload_unread(services: Services) -> None:
     with pytest.raises(AlphacutError, match="invalid api key"):
         run(services, "ac_not-a-key", image)
     assert image.discarded
+
+
+def test_the_work_is_weighed_by_its_input_and_result_pixels(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights: list[int] = []
+    real_run = services.runner.run
+
+    async def weighed(work: Any, pixels: int = 0) -> Any:
+        weights.append(pixels)
+        return await real_run(work, pixels)
+
+    monkeypatch.setattr(services.runner, "run", weighed)
+    run(services, None, upload(fixture_bytes("coffee"), w="64"), client="10.9.9.9")
+    width, height = Image.open(io.BytesIO(fixture_bytes("coffee"))).size
+    assert weights == [width * height + 64 * round(height * 64 / width)]

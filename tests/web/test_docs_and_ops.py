@@ -49,6 +49,7 @@ def test_metrics_count_requests_and_stages(client: httpx.Client) -> None:
     assert 'alphacut_requests_total{route="/rmbg",status="400"}' in text
     assert 'alphacut_stage_seconds_count{stage="inference"}' in text
     assert "alphacut_queue_depth" in text
+    assert "alphacut_pixels_in_flight 0.0" in text  # nothing running between requests
 
 
 def test_unknown_route_answers_in_the_error_shape(client: httpx.Client) -> None:

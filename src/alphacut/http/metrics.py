@@ -35,6 +35,9 @@ class Metrics:
             registry=self.registry)
         self.in_flight = Gauge(
             "alphacut_in_flight", "Image requests being processed.", registry=self.registry)
+        self.pixels = Gauge(
+            "alphacut_pixels_in_flight", "Pixels (input + result) of the images being "
+            "processed: what ALPHACUT_MAX_PIXELS_IN_FLIGHT bounds.", registry=self.registry)
         self.pool_threads = Gauge(
             "alphacut_pool_threads", "Threads of each pool (work: images at once; helpers, "
             "deflate: the engine's side work; store: blocking calls from the event loop; "
@@ -49,6 +52,7 @@ class Metrics:
         """The text exposition, with the gauges read now."""
         self.queue_depth.set(runner.waiting)
         self.in_flight.set(runner.running)
+        self.pixels.set(runner.pixels)
         for pool, size in pool_sizes.items():
             self.pool_threads.labels(pool).set(size)
         return generate_latest(self.registry)

@@ -125,10 +125,11 @@ class RemovalUseCase:
         async with self.uploads.place(caller_of(principal)):
             received = await upload.read()
         # Off the loop: a header can take a while to parse (many chunks or markers).
-        content, options = await self.offload(self._validated, received, surface)
+        content, options, pixels = await self.offload(self._validated, received, surface)
         async with self.runner.slot():
             admission = await self.offload(self.quota.admit, principal, rate, self.clock.now())
-            result = await self.runner.run(lambda: self.engine.remove(content, options))
+            result = await self.runner.run(lambda: self.engine.remove(content, options),
+                                           pixels)
         admission = await self.offload(self.quota.charge, principal, admission,
                                        self.clock.now())
         left = await self.offload(self.quota.credits_left, admission, self.clock.now())
@@ -157,7 +158,13 @@ class RemovalUseCase:
         except (Overloaded, RateLimited):
             pass
 
-    def _validated(self, upload: Upload, surface: Surface) -> tuple[bytes, RemovalOptions]:
+    def _validated(self, upload: Upload,
+                   surface: Surface) -> tuple[bytes, RemovalOptions, int]:
+        """The image and options, checked; and the work's weight in pixels (input and
+        result), which admission weighs."""
         content, options = surface(upload, self.engine.limits)
         self.engine.servable(options.model)  # before any allowance or slot is used
-        return content, options
+        _, header = probe(content, self.engine.limits)
+        width, height = upright_size(header)
+        out_width, out_height = output_size(width, height, options)
+        return content, options, width * height + out_width * out_height
