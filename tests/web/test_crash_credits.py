@@ -5,14 +5,11 @@ on SQLite and on Redis, then a restart: balances and usage counters are intact."
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,10 +20,9 @@ from PIL import Image
 
 from alphacut import bootstrap
 from alphacut.secret import throw_away
-from alphacut.settings import Settings
 from tests.conftest import make_settings
 from tests.storage.support import start_redis
-from tests.web.conftest import free_port
+from tests.web.processes import serving
 
 SECRET = "crash-test-secret-0123456789abcdef"
 
@@ -39,38 +35,12 @@ def big_photo() -> bytes:
     return out.getvalue()
 
 
-@contextmanager
-def server(data_dir: Path, store_url: str | None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHACUT_")} | {
-        "ALPHACUT_DATA_DIR": str(data_dir), "ALPHACUT_MODELS_DIR": str(Settings().models_dir),
-        "ALPHACUT_SECRET_KEY": SECRET, "ALPHACUT_INTRA_OP_THREADS": "1",
-        "ALPHACUT_LOG_FORMAT": "text", "ALPHACUT_MAX_CONCURRENCY": "2",
-        "ALPHACUT_RATE_LIMIT_USER": "1000"}
+def server(data_dir: Path, store_url: str | None,
+           ) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    settings = {"secret_key": SECRET, "max_concurrency": "2", "rate_limit_user": "1000"}
     if store_url:
-        env["ALPHACUT_STORE_URL"] = store_url
-    log = (data_dir.parent / f"server-{port}.log").open("wb")
-    process = subprocess.Popen([str(Path(sys.executable).with_name("alphacut")), "serve",
-                                "--port", str(port)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: see {log.name}")
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-        log.close()
+        settings["store_url"] = store_url
+    return serving(data_dir, data_dir.parent, **settings)
 
 
 def in_flight(base: str) -> float:

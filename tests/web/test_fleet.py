@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,42 +11,18 @@ from pathlib import Path
 import httpx
 
 from alphacut import bootstrap
-from alphacut.settings import Settings
 from tests.conftest import fixture_bytes, make_settings
 from tests.storage.support import start_redis
-from tests.web.conftest import free_port
+from tests.web.processes import serving
 
 FLEET_SECRET = "fleet-test-secret-0123456789abcdef"
 
 
 @contextmanager
 def server_process(store_url: str, data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "ALPHACUT_STORE_URL": store_url, "ALPHACUT_DATA_DIR": str(data_dir),
-           "ALPHACUT_INTRA_OP_THREADS": "1", "ALPHACUT_LOG_FORMAT": "text",
-           "ALPHACUT_MODELS_DIR": str(Settings().models_dir),
-           "ALPHACUT_SECRET_KEY": FLEET_SECRET}  # a fleet shares one secret: required
-    alphacut = Path(sys.executable).with_name("alphacut")
-    log = (data_dir.parent / f"server-{port}.log").open("wb")
-    process = subprocess.Popen([str(alphacut), "serve", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: see {log.name}")
-            time.sleep(0.1)
+    with serving(data_dir, data_dir.parent, store_url=store_url,
+                 secret_key=FLEET_SECRET) as (base, _):  # a fleet shares one secret
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_two_servers_one_redis_take_exactly_k_credits(tmp_path: Path) -> None:

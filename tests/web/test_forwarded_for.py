@@ -4,10 +4,7 @@ only with ALPHACUT_TRUST_FORWARDED_FOR and only from ALPHACUT_TRUSTED_PROXIES.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,54 +12,23 @@ from pathlib import Path
 import httpx
 
 from alphacut.http.credentials import NONCE_COOKIE
-from alphacut.settings import Settings
 from tests.conftest import fixture_bytes
 from tests.web.conftest import free_port
+from tests.web.processes import ALPHACUT, serve_env, serving
 
-ALPHACUT = Path(sys.executable).with_name("alphacut")
 LIMIT = 3
 TOO_QUICKLY = {"error": "You're making requests too quickly, Please Upgrade or slow down.",
                "status": 429}
 
 
-def serve_env(data_dir: Path, **env: str) -> dict[str, str]:
-    """The environment of ``alphacut serve``: none of this shell's ALPHACUT_* settings."""
-    inherited = {name: value for name, value in os.environ.items()
-                 if not name.startswith("ALPHACUT_")}
-    return inherited | {
-        "ALPHACUT_DATA_DIR": str(data_dir), "ALPHACUT_MODELS_DIR": str(Settings().models_dir),
-        "ALPHACUT_SECRET_KEY": "forwarded-for-test-secret-0123456789",
-        "ALPHACUT_INTRA_OP_THREADS": "1", "ALPHACUT_LOG_FORMAT": "text",
-        "ALPHACUT_RATE_LIMIT_ANONYMOUS": str(LIMIT), "ALPHACUT_RATE_WINDOW_S": str(2**31),
-        "ALPHACUT_ANONYMOUS_DAILY_LIMIT": "1000",
-    } | {f"ALPHACUT_{name.upper()}": value for name, value in env.items()}
-
-
 @contextmanager
 def serve(tmp_path: Path, **env: str) -> Iterator[str]:
     """The real ``alphacut serve`` command on a loopback port, as an operator starts it."""
-    port = free_port()
-    log_path = tmp_path / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(ALPHACUT), "serve", "--port", str(port)],
-                                   env=serve_env(tmp_path / "data", **env),
-                                   stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    settings = {"secret_key": "forwarded-for-test-secret-0123456789",
+                "rate_limit_anonymous": str(LIMIT), "rate_window_s": str(2**31),
+                "anonymous_daily_limit": "1000"} | env
+    with serving(tmp_path / "data", tmp_path, **settings) as (base, _):
+        yield base
 
 
 def rmbg(base: str, headers: Sequence[tuple[str, str]] = ()) -> httpx.Response:
@@ -120,7 +86,9 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None
 
 def test_a_bad_trusted_proxies_value_stops_start_up(tmp_path: Path) -> None:
     run = subprocess.run([str(ALPHACUT), "serve", "--port", str(free_port())],
-                         env=serve_env(tmp_path / "data", trusted_proxies="10.0.0.0/8,nginx"),
+                         env=serve_env(tmp_path / "data", {
+                             "secret_key": "forwarded-for-test-secret-0123456789",
+                             "trusted_proxies": "10.0.0.0/8,nginx"}),
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert "ALPHACUT_TRUSTED_PROXIES: 'nginx' is not an IP address or CIDR range" in run.stderr
