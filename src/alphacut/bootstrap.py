@@ -31,6 +31,7 @@ from alphacut.service.quota import QuotaService
 from alphacut.service.removal import RemovalUseCase
 from alphacut.service.tokens import TokenSigner
 from alphacut.service.uploads import UploadGate
+from alphacut.service.url_fetch import FetchPolicy, UrlFetcher, parse_allow_list
 from alphacut.service.usage import UsageService
 from alphacut.settings import Settings, proxy_networks
 from alphacut.storage.base import Store
@@ -92,7 +93,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         encoding=EncodeSettings(
             settings.webp_quality, settings.webp_method, settings.jpeg_quality,
             settings.png_compress_level, settings.png_strategy, settings.png_filter,
-            settings.intra_op_threads),
+            settings.intra_op_threads, avif_quality=settings.avif_quality,
+            avif_speed=settings.avif_speed),
         downloads=Downloads(settings.pip_index_url, settings.pip_find_links,
                             settings.download_timeout_s),
     )
@@ -128,6 +130,9 @@ class Services:
     mailer: Mailer
     stripe: StripeWebhook | None
     """None while the webhook is off (no ALPHACUT_STRIPE_WEBHOOK_SECRET)."""
+    fetcher: UrlFetcher
+    """Fetches remove.bg's image_url / bg_image_url (refuses all while ALPHACUT_URL_FETCH is
+    off)."""
     secret: Secret | None = None
     """Which secret signs (never shown; ``secret.describe()`` says where it came from)."""
     owns_store: bool = True
@@ -177,7 +182,21 @@ def build(settings: Settings, *, engine: Engine | None = None, store: Store | No
         accounts=AccountService(store, clock), usage=UsageService(store, clock),
         identity=IdentityService(store, clock, secret.value, identity_policy(settings),
                                  mailer),
-        mailer=mailer, stripe=stripe_webhook(settings, store, clock), owns_store=owns_store,
+        mailer=mailer, stripe=stripe_webhook(settings, store, clock),
+        fetcher=UrlFetcher(fetch_policy(settings)), owns_store=owns_store,
+    )
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """The URL fetcher's policy (``ALPHACUT_URL_FETCH*``); ValueError naming a bad
+    allow-list entry."""
+    return FetchPolicy(
+        enabled=settings.url_fetch,
+        allow=parse_allow_list(settings.url_fetch_allow),
+        connect_timeout_s=settings.url_fetch_connect_timeout_s,
+        total_timeout_s=settings.url_fetch_timeout_s,
+        max_bytes=settings.max_upload_bytes,
+        ca_file=settings.url_fetch_ca_file,
     )
 
 

@@ -29,7 +29,10 @@ DESCRIPTION = """Self-hosted background removal that speaks the RemBG API.
 
 Send an image to `POST /rmbg` as `multipart/form-data`; the answer is the image
 with its background removed. Paste your API key under **Authorize** to send
-requests as yourself; without one, requests are anonymous."""
+requests as yourself; without one, requests are anonymous.
+
+remove.bg's API is served too (tag **remove.bg**): `POST /v1.0/removebg` and
+`GET /v1.0/account`, with an API key in `X-Api-Key` (docs/removebg.md)."""
 
 
 class AlphacutApp(FastAPI):

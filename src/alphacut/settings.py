@@ -95,10 +95,33 @@ class Settings(BaseSettings):
         100_000_000, ge=1, description="Most pixels in one result (width x height after "
         "resize and rotation); larger asks get 400 before any pixel work.")
 
+    # --- fetching image_url and bg_image_url (the remove.bg API; docs/removebg.md) ---
+    url_fetch: bool = Field(
+        False, description="Fetch `image_url` / `bg_image_url` sources. Off: such a request "
+        "gets remove.bg's `invalid_image_url`. On: http/https only, one DNS answer checked "
+        "and connected to, loopback/private/link-local/multicast/reserved addresses refused "
+        "(unless allowed below), at most 3 redirects each re-checked, the upload size limit "
+        "while streaming (docs/security.md).")
+    url_fetch_allow: str = Field(
+        "", description="Comma-separated hosts, IP addresses and CIDR ranges the URL fetcher "
+        "may reach even though they are private or loopback (e.g. `assets.internal, "
+        "10.1.0.0/16`).")
+    url_fetch_connect_timeout_s: float = Field(
+        5.0, gt=0, description="URL fetcher: time to connect (and finish TLS) to a host.")
+    url_fetch_timeout_s: float = Field(
+        20.0, gt=0, description="URL fetcher: the whole download, redirects included.")
+    url_fetch_ca_file: Path | None = Field(
+        None, description="URL fetcher: a PEM file of CA certificates to trust instead of "
+        "the system's (an internal CA).")
+
     # --- encoding ---
     webp_quality: int = Field(90, ge=1, le=100, description="Lossy WebP quality of colour.")
     webp_method: int = Field(2, ge=0, le=6, description="WebP effort (0 fast .. 6 small).")
     jpeg_quality: int = Field(92, ge=1, le=100, description="JPEG quality.")
+    avif_quality: int = Field(80, ge=0, le=100, description="AVIF quality (the remove.bg "
+                              "API, the CLI and the library; docs/formats.md).")
+    avif_speed: int = Field(9, ge=0, le=10, description="AVIF encoder speed (0 slow and "
+                            "small .. 10 fast).")
     png_compress_level: int = Field(3, ge=0, le=9, description="zlib level for PNG (0..9).")
     png_strategy: Literal["default", "filtered", "rle", "huffman"] = Field(
         "default", description="zlib strategy for PNG."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,45 @@ def test_inputs_that_still_collide_are_refused(tmp_path: Path) -> None:
                        "-o", str(tmp_path / "out"))
     assert code == 2 and "two inputs would both be written to" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_layout_flags_crop_margin_and_shadow(tmp_path: Path) -> None:
+    photo = str(FIXTURES / "images" / "horse_on_grass.jpg")
+    plain, shadowed = tmp_path / "plain.png", tmp_path / "shadow.png"
+    code, _, err = run(photo, "-o", str(plain), "--format", "png", "--crop",
+                       "--crop-margin", "5px 5px 40px 5px")
+    assert code == 0, err
+    code, _, err = run(photo, "-o", str(shadowed), "--format", "png", "--crop",
+                       "--crop-margin", "5px 5px 40px 5px", "--shadow",
+                       "--shadow-opacity", "80")
+    assert code == 0, err
+    a = np.asarray(Image.open(plain).getchannel("A")).astype(int)
+    b = np.asarray(Image.open(shadowed).getchannel("A")).astype(int)
+    ys, xs = np.nonzero(a >= 13)
+    assert (xs.min(), ys.min()) == (5, 5)
+    assert (a.shape[1] - 1 - xs.max(), a.shape[0] - 1 - ys.max()) == (5, 40)
+    assert b[ys.max() + 3:ys.max() + 15].max() > 40 > a[ys.max() + 3:ys.max() + 15].max()
+
+
+def test_scale_and_position_flags(tmp_path: Path) -> None:
+    out = tmp_path / "placed.png"
+    code, _, err = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o", str(out),
+                       "--format", "png", "--scale", "50%", "--position", "0% 0%")
+    assert code == 0, err
+    alpha = np.asarray(Image.open(out).getchannel("A"))
+    ys, xs = np.nonzero(alpha >= 13)
+    assert (xs.min(), ys.min()) == (0, 0)
+    width, height = xs.max() + 1, ys.max() + 1
+    assert abs(max(width / alpha.shape[1], height / alpha.shape[0]) - 0.5) < 0.02
+
+
+def test_zip_output_and_bad_layout_values(tmp_path: Path) -> None:
+    out = tmp_path / "cut.zip"
+    code, _, err = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o", str(out),
+                       "--format", "zip")
+    assert code == 0, err
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["alpha.png", "color.jpg"]
+    code, _, err = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o",
+                       str(tmp_path / "x.png"), "--crop-margin", "900px")
+    assert code == 2 and "at most 500px" in err

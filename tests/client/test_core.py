@@ -19,6 +19,7 @@ from alphacut.client import (
     AuthenticationError,
     BadRequestError,
     BillingCycle,
+    Box,
     CycleUsage,
     ErrorDetail,
     NetworkError,
@@ -58,7 +59,7 @@ def test_importable_without_the_servers_dependencies() -> None:
 def test_public_surface_is_pinned() -> None:
     assert sorted(alphacut.client.__all__) == [
         "AlphacutClientError", "ApiError", "AsyncClient", "AuthenticationError",
-        "BadRequestError", "BillingCycle", "BillingCycles", "Client", "CycleUsage",
+        "BadRequestError", "BillingCycle", "BillingCycles", "Box", "Client", "CycleUsage",
         "ErrorDetail", "ImageInput", "MembershipUsage", "NetworkError", "NetworkTimeoutError",
         "NotFoundError", "PermissionDeniedError", "ProgressCallback", "ProgressEvent",
         "RateLimit", "RateLimitError", "RemovalResult", "RequestTimeoutError", "RetryPolicy",
@@ -217,6 +218,28 @@ def test_image_reply() -> None:
     assert result.rate_limit == RateLimit(60, 59, 1700)
     assert result.base64_image == "data:image/png;base64," + _b64(b"\x89PNG...")
     assert result.path is None
+    assert result.foreground is None  # no subject, or a plain RemBG server
+
+
+def test_the_subjects_box() -> None:
+    reply = _reply(200, b"\x89PNG...", **{
+        "content-type": "image/png", "x-foreground-top": "7", "x-foreground-left": "3",
+        "x-foreground-width": "40", "x-foreground-height": "50"})
+    assert _base.removal_result(reply, return_base64=True).foreground == Box(3, 7, 40, 50)
+
+
+def test_layout_fields_are_sent_only_when_given() -> None:
+    params = _base.RemoveParams(roi="0 0 50% 100%", crop=True, crop_margin="10px 5%",
+                                scale="80%", position="center", add_shadow=False,
+                                shadow_opacity=70, shadow_softness=0, semitransparency=False)
+    parts = _parse(_base.encode_multipart(params.form_fields(), _base.upload_of(JPEG)))
+    layout = {"roi": b"0 0 50% 100%", "crop": b"true", "crop_margin": b"10px 5%",
+              "scale": b"80%", "position": b"center", "add_shadow": b"false",
+              "shadow_opacity": b"70", "shadow_softness": b"0", "semitransparency": b"false"}
+    assert {k: parts[k] for k in layout} == layout
+    plain = _parse(_base.encode_multipart(_base.RemoveParams().form_fields(),
+                                          _base.upload_of(JPEG)))
+    assert not set(layout) & set(plain)
 
 
 def test_a_reply_that_is_not_an_image() -> None:

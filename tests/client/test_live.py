@@ -22,6 +22,7 @@ from alphacut.client import (
     AuthenticationError,
     BadRequestError,
     BillingCycles,
+    Box,
     Client,
     ErrorDetail,
     NetworkError,
@@ -150,6 +151,19 @@ def test_every_option(sdk: Client, name: str) -> None:
     options, check = OPTIONS[name]
     with sdk.remove_background(CAT, **options) as result:
         check(result, decode(result.content))
+
+
+def test_crop_with_a_margin(sdk: Client) -> None:
+    """The canvas is the subject's box (as reported without crop) plus 10 px each side,
+    and the box reported with crop sits inside those margins."""
+    with sdk.remove_background(CAT, format="png") as whole, \
+            sdk.remove_background(CAT, format="png", crop=True, crop_margin="10px") as cropped:
+        image = decode(cropped.content)
+    subject = whole.foreground
+    assert subject is not None and (subject.width, subject.height) != (451, 300)
+    assert image.size == (subject.width + 20, subject.height + 20)
+    assert (cropped.width, cropped.height) == image.size
+    assert cropped.foreground == Box(10, 10, image.width - 20, image.height - 20)
 
 
 def test_extension_fields_reach_the_server(sdk: Client) -> None:

@@ -239,10 +239,10 @@ def test_resizing_and_rotating_a_cutout_bring_back_no_background() -> None:
     for options in (RemovalOptions(format=OutputFormat.PNG, width=30),
                     RemovalOptions(format=OutputFormat.PNG, width=300),
                     RemovalOptions(format=OutputFormat.PNG, angle=30)):
-        out = np.asarray(compose(rgb, alpha, options)).astype(int)
+        out = compose(rgb, alpha, options).pixels.astype(int)
         visible = out[..., 3] > 8
         assert (out[visible, 1] < 40).all(), options  # no green anywhere it shows
         assert (out[visible, 0] > 150).all(), options
-    on_blue = np.asarray(compose(rgb, alpha, RemovalOptions(
-        format=OutputFormat.JPEG, width=30, bg_color=(0, 0, 255, 255)))).astype(int)
+    on_blue = compose(rgb, alpha, RemovalOptions(
+        format=OutputFormat.JPEG, width=30, bg_color=(0, 0, 255, 255))).pixels.astype(int)
     assert (on_blue[..., 1] < 40).all()  # subject red, background blue, no green between

@@ -14,7 +14,7 @@ from alphacut.errors import (
     InvalidSignature,
     UnsupportedExtension,
 )
-from alphacut.imaging.sniff import Limits, check_extension, probe, sniff_kind
+from alphacut.imaging.sniff import RMBG_KINDS, Limits, check_extension, probe, sniff_kind
 from tests.conftest import encoded, png_claiming
 
 SMALL = Image.new("RGB", (8, 6), (10, 20, 30))
@@ -32,13 +32,16 @@ def test_kind_comes_from_the_signature(fmt: str, kind: str) -> None:
 @pytest.mark.parametrize("data", [b"GIF89a" + b"\0" * 40, b"MZ\x90\x00" * 20, b"hello world" * 5])
 def test_other_bytes_are_refused(data: bytes) -> None:
     with pytest.raises(InvalidSignature) as caught:
-        probe(data, Limits())
+        probe(data, Limits(kinds=RMBG_KINDS))
     assert caught.value.message == (
         "File does not appear to be a valid image (invalid file signature)")
 
 
-def test_a_gif_is_not_an_allowed_kind() -> None:
-    assert sniff_kind(encoded(SMALL, "GIF")) is None
+def test_a_gif_is_not_one_of_the_rmbg_contracts_kinds() -> None:
+    gif = encoded(SMALL, "GIF")
+    assert sniff_kind(gif) == "gif"
+    with pytest.raises(InvalidSignature):
+        probe(gif, Limits(kinds=RMBG_KINDS))
 
 
 def test_empty_file() -> None:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from alphacut.domain.options import options_of
-from tests.conftest import encoded
-from tests.web.conftest import Served
+from tests.conftest import FIXTURES, encoded
+from tests.web.conftest import Account, Served
 from tests.web.test_server_limits import open_upload, part_head
 
 FIELDS = [spec.form.name for _, spec in options_of()] + ["return_base64", "image2", "x"]
@@ -41,6 +41,9 @@ REFUSALS = re.compile("|".join([
     r"Uploaded file is empty \(0 bytes\)\.",
     r"'[a-z_0-9]+' was sent more than once; send each field once\.",
     r"Form field '.*' is too large\.",
+    # the layout fields (remove.bg's text forms)
+    r"'(crop_margin|roi|position|scale)' .*", r"Each 'crop_margin' is at most .*",
+    r"The roi (is empty|goes past the image's bounds).*",
 ]), re.DOTALL)
 
 
@@ -94,6 +97,25 @@ def _seeds() -> dict[str, bytes]:
     }
 
 
+def _new_kinds() -> dict[str, bytes]:
+    """The kinds beyond the contract's four (the remove.bg API's, the CLI's): /rmbg refuses
+    them by their signature, the remove.bg API decodes them."""
+    base = Image.new("RGB", (40, 30), (10, 200, 90))
+    frames = [Image.new("RGB", (40, 30), c) for c in ((200, 30, 30), (30, 30, 200))]
+    heic = FIXTURES / "images" / "formats"
+    return {
+        "gif": encoded(base, "GIF"),
+        "gif-animated": encoded(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        "gif-transparent": encoded(base.convert("P"), "GIF", transparency=0),
+        "tiff": encoded(base, "TIFF"), "tiff-lzw": encoded(base, "TIFF", compression="tiff_lzw"),
+        "tiff-16bit": encoded(base.convert("I;16"), "TIFF"),
+        "tiff-pages": encoded(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
+        "avif": encoded(base, "AVIF"), "avif-alpha": encoded(base.convert("RGBA"), "AVIF"),
+        "heif": (heic / "tiny.heic").read_bytes(),
+        "heif-10bit-alpha": (heic / "tiny-10bit-alpha.heic").read_bytes(),
+    }
+
+
 def _png_with_text(image: Image.Image, size: int) -> bytes:
     data = encoded(image, "PNG")
     chunk = b"tEXt" + b"comment\0" + b"x" * size
@@ -101,10 +123,11 @@ def _png_with_text(image: Image.Image, size: int) -> bytes:
     return data[:33] + text + data[33:]  # after IHDR
 
 
-SEEDS = _seeds()
+NEW_KINDS = _new_kinds()
+SEEDS = _seeds() | NEW_KINDS
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
+@settings(max_examples=120, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(kind=st.sampled_from(sorted(SEEDS)), cut=st.floats(0, 1),
        flips=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=4),
@@ -122,6 +145,45 @@ def test_generated_hostile_images_never_break_the_server(
     reply = httpx.post(f"{server}/rmbg", files={"image": ("i", bytes(data))},
                        data={"w": "32"}, timeout=60)
     assert_contract_answer(reply)
+
+
+@pytest.mark.parametrize("kind", sorted(NEW_KINDS))
+def test_rmbg_refuses_every_new_kind_by_its_signature(server: str, kind: str) -> None:
+    reply = httpx.post(f"{server}/rmbg", files={"image": ("i", NEW_KINDS[kind])}, timeout=60)
+    assert (reply.status_code, reply.json()) == (400, {
+        "error": "File does not appear to be a valid image (invalid file signature)",
+        "status": 400})
+
+
+# What the remove.bg API may answer a hostile image with (its codes for an image's faults).
+REMOVEBG_REFUSALS = {"invalid_file_type", "failed_to_read_image", "resolution_too_high",
+                     "unknown_foreground"}
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(NEW_KINDS)), cut=st.floats(0, 1),
+       flips=st.lists(st.tuples(st.integers(0, 600), st.integers(0, 255)), max_size=4),
+       truncate=st.booleans())
+def test_generated_hostile_images_of_every_new_kind_never_break_the_removebg_api(
+        server: str, account: Account, kind: str, cut: float, flips: list[tuple[int, int]],
+        truncate: bool) -> None:
+    """HEIF, AVIF, TIFF and GIF, truncated or with lying bytes, through the surface that
+    decodes them: an image, or one of remove.bg's codes for a faulty image."""
+    data = bytearray(NEW_KINDS[kind])
+    for offset, value in flips:
+        if offset < len(data):
+            data[offset] = value
+    if truncate:
+        data = data[: max(1, int(len(data) * cut))]
+    reply = httpx.post(f"{server}/v1.0/removebg", headers={"X-Api-Key": account.key},
+                       files={"image_file": ("i", bytes(data))}, data={"size": "preview"},
+                       timeout=60)
+    assert reply.status_code in (200, 400), reply.text
+    if reply.status_code == 200:
+        assert reply.headers["content-type"].startswith("image/")
+    else:
+        assert {e["code"] for e in reply.json()["errors"]} <= REMOVEBG_REFUSALS, reply.text
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp", "bmp"])

@@ -105,15 +105,7 @@ def test_sign_up_to_cut_out(page: Page, site: Served, smtp_sink: Sink, tmp_path:
                             files={"image": ("coffee.jpg", fixture_bytes("coffee"))})
         assert (refused.status_code, refused.json()["error"]) == (401, "invalid api key")
 
-    # Record the text fields of each form the editor sends (Playwright does not show
-    # multipart bodies holding a file).
-    page.add_init_script("""(() => { const send = XMLHttpRequest.prototype.send;
-        window.__sent = [];
-        XMLHttpRequest.prototype.send = function (body) {
-          if (body instanceof FormData) {
-            window.__sent.push([...body.entries()].filter(([, v]) => typeof v === "string"));
-          }
-          return send.call(this, body); }; })()""")
+    record_forms(page)
     page.goto(f"{site.base}/")
     page.locator("#opt-tta").check()  # the Edges panel reaches the server
     page.locator("#files").set_input_files(str(FIXTURES / "images" / f"{PHOTO}.jpg"))
@@ -147,6 +139,43 @@ def test_sign_up_to_cut_out(page: Page, site: Served, smtp_sink: Sink, tmp_path:
     assert app_images_this_month(page) == before + 1
     shot(page, "09-account-usage")
     assert problems == []
+
+
+def record_forms(page: Page) -> None:
+    """Record the text fields of each form the editor sends in ``window.__sent``
+    (Playwright does not show multipart bodies holding a file)."""
+    page.add_init_script("""(() => { const send = XMLHttpRequest.prototype.send;
+        window.__sent = [];
+        XMLHttpRequest.prototype.send = function (body) {
+          if (body instanceof FormData) {
+            window.__sent.push([...body.entries()].filter(([, v]) => typeof v === "string"));
+          }
+          return send.call(this, body); }; })()""")
+
+
+def test_crop_and_its_margin_reach_the_server(page: Page, site: Served) -> None:
+    """The Layout panel: the margin wakes up with crop, and the result is the subject's
+    box (the server's X-Foreground-*) with 10 px all round."""
+    record_forms(page)
+    page.goto(f"{site.base}/")
+    margin = page.get_by_label("Margin around the subject (px)")
+    expect(margin).to_be_disabled()
+    page.get_by_label("Crop to the subject").check()
+    margin.fill("10")
+    with page.expect_response(lambda r: r.url.endswith("/rmbg")) as answered:
+        page.locator("#files").set_input_files(str(FIXTURES / "images" / f"{PHOTO}.jpg"))
+    item = page.locator("#results .item").first
+    expect(item.locator(".state")).to_have_text("Done", timeout=120_000)
+    sent = dict(page.evaluate("window.__sent")[0])
+    assert {k: sent[k] for k in ("crop", "crop_margin", "add_shadow")} == {
+        "crop": "true", "crop_margin": "10", "add_shadow": "false"}
+    headers = answered.value.headers
+    box = [int(headers[f"x-foreground-{side}"]) for side in ("left", "top", "width", "height")]
+    size = item.locator("img.after").evaluate(
+        "img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])")
+    assert box[:2] == [10, 10] and size == [box[2] + 20, box[3] + 20]
+    assert size != [640, 480]  # the horse does not fill the photo: this is a crop
+    shot(page, "09b-editor-crop")
 
 
 def blob_state(page: Page, url: str) -> str:
@@ -223,7 +252,8 @@ def test_phone_width_and_keyboard(browser: Browser, site: Served) -> None:
         desk.keyboard.press("Tab")
         reached.append(desk.evaluate("document.activeElement.id"))
     controls = ["files", "opt-format", "opt-w", "opt-h", "opt-exact", "opt-mask", "opt-bg-on",
-                "opt-angle", "opt-expand", "opt-refine", "opt-decontaminate", "opt-tta"]
+                "opt-angle", "opt-expand", "opt-feather", "opt-refine", "opt-decontaminate",
+                "opt-tta", "opt-crop", "opt-shadow"]
     assert [c for c in controls if c not in reached] == []
     # the colour fields wake up from the keyboard too
     desk.focus("#opt-bg-on")

@@ -33,6 +33,7 @@ from alphacut.client import (
     PermissionDeniedError,
     RetryPolicy,
 )
+from alphacut.domain.layout import Margin, Position, Roi, form_text
 from alphacut.domain.options import OutputFormat, RemovalOptions, options_of, parse_format
 
 _SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg",
@@ -130,18 +131,25 @@ def remove(
 
 def _sdk_params(options: RemovalOptions, given: set[str]) -> dict[str, Any]:
     """The SDK's arguments for the options given: each named as its form field (``mask``
-    is the Node client's ``return_mask``). The SDK is independent of the server's schema:
-    a test checks that it covers every option of the form."""
+    is the Node client's ``return_mask``, ``shadow`` is ``add_shadow``), valued as the
+    SDK takes them (the layout values as their form text). The SDK is independent of the
+    server's schema: a test checks that it covers every option of the form."""
     params: dict[str, Any] = {}
     for name, spec in options_of():
         if name in given:
-            value = getattr(options, name)
-            if isinstance(value, OutputFormat):
-                value = value.value
-            elif name == "bg_color" and value is not None:
-                value = "#" + "".join(f"{c:02x}" for c in value)
-            params[_SDK_NAMES.get(spec.form.name, spec.form.name)] = value
+            sdk_name = _SDK_NAMES.get(spec.form.name, spec.form.name)
+            params[sdk_name] = _sdk_value(name, getattr(options, name))
     return params
+
+
+def _sdk_value(name: str, value: Any) -> Any:
+    if isinstance(value, OutputFormat):
+        return value.value
+    if name == "bg_color" and value is not None:
+        return "#" + "".join(f"{c:02x}" for c in value)
+    if isinstance(value, Margin | Position | Roi) or (name == "scale" and value is not None):
+        return form_text(value)
+    return value
 
 
 _SDK_NAMES = {"mask": "return_mask"}

@@ -9,7 +9,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff",
+                            ".heic", ".heif", ".avif"})
+"""What a folder walk picks up: every kind ``alphacut remove`` reads (docs/formats.md)."""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ from tqdm import tqdm
 
 from alphacut.cli.files import Job, expand_inputs, plan_jobs, write_atomically
 from alphacut.cli.options import describe, options_from_flags, removal_flags
-from alphacut.domain.options import RemovalOptions, parse_format
+from alphacut.domain.options import RemovalOptions, parse_any_format
 from alphacut.engine.pipeline import Engine
 from alphacut.errors import AlphacutError
 from alphacut.library import Engine as SettingsEngine
 from alphacut.service.removal import remove_local
 from alphacut.settings import Settings
 
-_SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp"}
+_SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp",
+                   ".avif": "avif", ".zip": "zip"}
 
 
 @click.command()
@@ -31,7 +32,7 @@ def remove(inputs: tuple[str, ...], output: str | None, overwrite: bool,
     """Remove the background of INPUT files, folders (recursive) or globs; '-' reads stdin."""
     if flags.get("format") is None and output not in (None, "-"):
         suffix = _SUFFIX_FORMATS.get(Path(str(output)).suffix.lower())
-        flags["format"] = parse_format(suffix) if suffix else None
+        flags["format"] = parse_any_format(suffix) if suffix else None
     options = options_from_flags(flags)
     engine = SettingsEngine(Settings())
     try:  # on this machine, a model not yet pulled is fetched (never by a server request)

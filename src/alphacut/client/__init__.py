@@ -34,6 +34,7 @@ from alphacut.client.errors import (
 from alphacut.client.models import (
     BillingCycle,
     BillingCycles,
+    Box,
     CycleUsage,
     MembershipUsage,
     ProgressCallback,
@@ -51,6 +52,7 @@ __all__ = [
     "BadRequestError",
     "BillingCycle",
     "BillingCycles",
+    "Box",
     "Client",
     "CycleUsage",
     "ErrorDetail",

@@ -32,6 +32,7 @@ from alphacut.client.errors import (
 from alphacut.client.models import (
     BillingCycle,
     BillingCycles,
+    Box,
     CycleUsage,
     MembershipUsage,
     ProgressCallback,
@@ -140,6 +141,17 @@ class RemoveParams:
     decontaminate: bool | None = None
     tta: bool | None = None
     feather: int | None = None
+    # Layout (remove.bg's names and text forms, e.g. roi="0% 0% 100% 100%",
+    # crop_margin="10px 5%", scale="80%", position="center"), sent only when given.
+    roi: str | None = None
+    crop: bool | None = None
+    crop_margin: str | None = None
+    scale: str | None = None
+    position: str | None = None
+    add_shadow: bool | None = None
+    shadow_opacity: int | None = None
+    shadow_softness: int | None = None
+    semitransparency: bool | None = None
 
     def form_fields(self) -> list[tuple[str, str]]:
         fields = [("exact_resize", _flag(self.exact_resize)), ("w", str(self.w or 0)),
@@ -154,10 +166,18 @@ class RemoveParams:
             fields.append(("format", self.format))
         if self.model is not None:
             fields.append(("model", self.model))
-        if self.feather is not None:
-            fields.append(("feather", str(self.feather)))
+        for name, text in (("roi", self.roi), ("crop_margin", self.crop_margin),
+                           ("scale", self.scale), ("position", self.position)):
+            if text is not None:
+                fields.append((name, text))
+        for name, number in (("feather", self.feather), ("shadow_opacity", self.shadow_opacity),
+                             ("shadow_softness", self.shadow_softness)):
+            if number is not None:
+                fields.append((name, str(number)))
         for name, value in (("refine", self.refine), ("decontaminate", self.decontaminate),
-                            ("tta", self.tta)):
+                            ("tta", self.tta), ("crop", self.crop),
+                            ("add_shadow", self.add_shadow),
+                            ("semitransparency", self.semitransparency)):
             if value is not None:
                 fields.append((name, _flag(value)))
         return fields
@@ -345,6 +365,16 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def foreground(headers: Mapping[str, str]) -> Box | None:
+    """The subject's box from ``X-Foreground-*``; None without a subject (or the headers:
+    a plain RemBG server)."""
+    left, top, width, height = (_int_header(headers, f"x-foreground-{side}")
+                                for side in ("left", "top", "width", "height"))
+    if left is None or top is None or width is None or height is None:
+        return None
+    return Box(left, top, width, height)
+
+
 def removal_result(reply: Reply, *, return_base64: bool) -> RemovalResult:
     """The result without a file (the shell writes the temp file when one is wanted)."""
     media_type = reply.headers.get("content-type", "").partition(";")[0].strip()
@@ -356,6 +386,7 @@ def removal_result(reply: Reply, *, return_base64: bool) -> RemovalResult:
         content=reply.content, media_type=media_type,
         width=_int_header(reply.headers, "x-width"), height=_int_header(reply.headers, "x-height"),
         request_id=reply.headers.get("x-request-id"), rate_limit=rate_limit(reply.headers),
+        foreground=foreground(reply.headers),
         base64_image=f"data:{media_type};base64,{encoded}" if encoded is not None else None,
         headers=dict(reply.headers.items()))
 

@@ -68,7 +68,11 @@ class Client:
         expand: bool | None = None, bg_color: str | None = None,
         model: str | None = None, refine: bool | None = None,
         decontaminate: bool | None = None, tta: bool | None = None,
-        feather: int | None = None,
+        feather: int | None = None, roi: str | None = None, crop: bool | None = None,
+        crop_margin: str | None = None, scale: str | None = None,
+        position: str | None = None, add_shadow: bool | None = None,
+        shadow_opacity: int | None = None, shadow_softness: int | None = None,
+        semitransparency: bool | None = None,
         on_upload_progress: ProgressCallback | None = None,
         on_download_progress: ProgressCallback | None = None,
     ) -> RemovalResult:
@@ -77,9 +81,13 @@ class Client:
         Raises an :class:`~alphacut.client.errors.ApiError` subclass when the server
         refuses, :class:`~alphacut.client.errors.NetworkError` when it cannot be reached.
         """
-        params = _base.RemoveParams(format, return_base64, return_mask, w, h, exact_resize,
-                                    angle, expand, bg_color, model, refine, decontaminate, tta,
-                                    feather)
+        params = _base.RemoveParams(
+            format=format, return_base64=return_base64, return_mask=return_mask, w=w, h=h,
+            exact_resize=exact_resize, angle=angle, expand=expand, bg_color=bg_color,
+            model=model, refine=refine, decontaminate=decontaminate, tta=tta, feather=feather,
+            roi=roi, crop=crop, crop_margin=crop_margin, scale=scale, position=position,
+            add_shadow=add_shadow, shadow_opacity=shadow_opacity,
+            shadow_softness=shadow_softness, semitransparency=semitransparency)
         request = _base.removal_request(read_input(input_image), params, self.api_key)
         reply = self._send(request, on_upload_progress, on_download_progress)
         result = _base.removal_result(reply, return_base64=return_base64)

@@ -43,6 +43,16 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class Box:
+    """The subject's box in the result, in pixels (the ``X-Foreground-*`` headers)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class RemovalResult:
     """One processed image.
 
@@ -50,6 +60,8 @@ class RemovalResult:
     the temp file ``path`` (its extension matches ``media_type``); delete it with
     :meth:`cleanup`, or use the result as a context manager. With
     ``return_base64`` there is no file and ``base64_image`` is a ``data:`` URL.
+    ``foreground`` is the subject's box in the result; None when the server found no
+    subject (or does not report it).
     """
 
     content: bytes = field(repr=False)
@@ -58,6 +70,7 @@ class RemovalResult:
     height: int | None
     request_id: str | None
     rate_limit: RateLimit | None
+    foreground: Box | None = None
     path: Path | None = None
     base64_image: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

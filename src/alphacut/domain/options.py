@@ -27,11 +27,23 @@ from functools import partial
 from typing import Any, Literal
 
 from alphacut.domain.colors import RGBA, parse_color
+from alphacut.domain.layout import (
+    MAX_MARGIN_PX,
+    Margin,
+    Position,
+    Roi,
+    parse_margin,
+    parse_position,
+    parse_roi,
+    parse_scale,
+)
 from alphacut.errors import FieldErrors, InvalidField
 
 MAX_TARGET_SIDE = 10000
 MAX_ANGLE = 360.0
 MAX_FEATHER = 100
+MAX_SHADOW_SOFTNESS = 500
+DEFAULT_SHADOW_OPACITY = 50
 
 
 class OutputFormat(Enum):
@@ -39,14 +51,18 @@ class OutputFormat(Enum):
     PNG = "png"
     JPEG = "jpeg"
     BMP = "bmp"
+    AVIF = "avif"
+    ZIP = "zip"
+    """remove.bg's: ``color.jpg`` (the colour, opaque) and ``alpha.png`` (the matte)."""
 
     @property
     def media_type(self) -> str:
-        return f"image/{self.value}"
+        return "application/zip" if self is OutputFormat.ZIP else f"image/{self.value}"
 
     @property
     def has_alpha(self) -> bool:
-        return self in (OutputFormat.WEBP, OutputFormat.PNG)
+        return self in (OutputFormat.WEBP, OutputFormat.PNG, OutputFormat.AVIF,
+                        OutputFormat.ZIP)
 
     @property
     def extension(self) -> str:
@@ -55,6 +71,7 @@ class OutputFormat(Enum):
 
 _FORMAT_NAMES = {"webp": OutputFormat.WEBP, "png": OutputFormat.PNG, "jpeg": OutputFormat.JPEG,
                  "jpg": OutputFormat.JPEG, "bmp": OutputFormat.BMP}
+_MORE_FORMAT_NAMES = {**_FORMAT_NAMES, "avif": OutputFormat.AVIF, "zip": OutputFormat.ZIP}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -78,6 +95,16 @@ def parse_format(raw: str) -> OutputFormat:
     if fmt is None:
         raise InvalidField(
             "format", f"Invalid format '{raw}'. Allowed formats: PNG, JPEG, WEBP, BMP"
+        )
+    return fmt
+
+
+def parse_any_format(raw: str) -> OutputFormat:
+    """The CLI's and the library's formats: the contract's four, and avif and zip."""
+    fmt = _MORE_FORMAT_NAMES.get(raw.strip().lower())
+    if fmt is None:
+        raise InvalidField(
+            "format", f"Invalid format '{raw}'. Allowed formats: PNG, JPEG, WEBP, BMP, AVIF, ZIP"
         )
     return fmt
 
@@ -169,6 +196,11 @@ def parse_name(raw: str) -> str | None:
     return raw.strip() or None
 
 
+def parse_percent(name: str, raw: str) -> int:
+    """0 to 100 (a trailing ``%`` allowed)."""
+    return parse_count(name, raw.strip().removesuffix("%"), 100)
+
+
 # --- how one option shows on each surface --------------------------------------------
 
 
@@ -244,7 +276,8 @@ class RemovalOptions:
             "enum": ["webp", "png", "jpeg", "jpg", "bmp", "WEBP", "PNG", "JPEG", "JPG", "BMP"]},
             "Output encoding, any case. JPEG and BMP carry no alpha: the result is composited "
             "on bg_color, or white."),
-        Flag("--format", "webp (default), png, jpeg/jpg or bmp."),
+        Flag("--format", "webp (default), png, jpeg/jpg, bmp, avif, or zip (remove.bg's "
+             "color.jpg + alpha.png).", parse=parse_any_format),
         Control("opt-format", "Output format", "select", None, choices=(
             ("png", "PNG (transparent)"), ("webp", "WebP (transparent, smaller)"),
             ("jpg", "JPEG (no transparency)"), ("bmp", "BMP (no transparency)"))),
@@ -321,6 +354,82 @@ class RemovalOptions:
         Control("opt-feather", "Feather the edge (px)", "number", "Edges",
                 {"min": "0", "max": str(MAX_FEATHER), "value": "0", "inputmode": "numeric"}),
     )
+    roi: Roi | None = option(
+        None,
+        FormField("roi", parse_roi, {"type": "string", "default": "0% 0% 100% 100%"},
+                  "Layout extension (remove.bg's): region of interest 'x1 y1 x2 y2', each in px "
+                  "or % of the image; only pixels inside can be foreground.", extension=True),
+        Flag("--roi", "Only this region can be foreground: 'x1 y1 x2 y2' (px or %)."),
+    )
+    crop: bool = option(
+        False,
+        FormField("crop", lambda raw: parse_bool("crop", raw, False),
+                  {**_BOOL, "default": False},
+                  "Layout extension (remove.bg's): crop the canvas to the subject (plus "
+                  "crop_margin).", extension=True),
+        Flag("--crop", "Crop to the subject (plus --crop-margin).", "flag"),
+        Control("opt-crop", "Crop to the subject", "checkbox", "Layout"),
+    )
+    crop_margin: Margin | None = option(
+        None,
+        FormField("crop_margin", parse_margin, {"type": "string", "default": "0"},
+                  "Layout extension (remove.bg's): margin around the cropped subject, 1, 2 or "
+                  "4 values (CSS order) in px or % of the subject, each at most 500px or 50%; "
+                  "only with crop.", extension=True),
+        Flag("--crop-margin", "Margin around the cropped subject: 1, 2 or 4 values, px or %."),
+        Control("opt-crop-margin", "Margin around the subject (px)", "number", "Layout",
+                {"min": "0", "max": str(MAX_MARGIN_PX), "value": "0", "inputmode": "numeric"}),
+    )
+    scale: float | None = option(
+        None,
+        FormField("scale", parse_scale, {"type": "string", "default": "original"},
+                  "Layout extension (remove.bg's): the subject's size against the canvas, "
+                  "10%-100%, or original; implies position=center unless given.",
+                  extension=True),
+        Flag("--scale", "Subject size against the canvas: 10%-100% or original."),
+    )
+    position: Position | None = option(
+        None,
+        FormField("position", parse_position, {"type": "string", "default": "original"},
+                  "Layout extension (remove.bg's): original, center, or one or two of 0%-100% "
+                  "(horizontal, vertical).", extension=True),
+        Flag("--position", "Subject position: original, center, or 'X% Y%'."),
+    )
+    shadow: bool = option(
+        False,
+        FormField("add_shadow", lambda raw: parse_bool("add_shadow", raw, False),
+                  {**_BOOL, "default": False},
+                  "Layout extension (remove.bg's): a soft contact shadow under the subject "
+                  "(any subject), below it in the final image (docs/layout.md).",
+                  extension=True),
+        Flag("--shadow", "Add a soft contact shadow under the subject.", "flag"),
+        Control("opt-shadow", "Add a soft shadow", "checkbox", "Layout"),
+    )
+    shadow_opacity: int = option(
+        DEFAULT_SHADOW_OPACITY,
+        FormField("shadow_opacity", lambda raw: parse_percent("shadow_opacity", raw), {
+            "type": "integer", "minimum": 0, "maximum": 100,
+            "default": DEFAULT_SHADOW_OPACITY},
+            "alphacut extension: the shadow's darkness, 0-100.", extension=True),
+        Flag("--shadow-opacity", "Shadow darkness, 0-100 (default 50)."),
+    )
+    shadow_softness: int | None = option(
+        None,
+        FormField("shadow_softness", lambda raw: parse_count("shadow_softness", raw,
+                                                             MAX_SHADOW_SOFTNESS), {
+            "type": "integer", "minimum": 0, "maximum": MAX_SHADOW_SOFTNESS},
+            "alphacut extension: the shadow's blur in px of the result; unset = 4% of the "
+            "subject's width.", extension=True),
+        Flag("--shadow-softness", "Shadow blur in px of the result (default: 4% of the "
+             "subject's width)."),
+    )
+    semitransparency: bool = option(
+        True,
+        FormField("semitransparency", lambda raw: parse_bool("semitransparency", raw, True),
+                  {**_BOOL, "default": True},
+                  "Extension (remove.bg's): false = no semi-transparent pixels (alpha cut at "
+                  "50%).", extension=True),
+    )
     model: str | None = option(
         None,
         FormField("model", parse_name, {"type": "string", "default": "u2netp"},
@@ -361,11 +470,19 @@ class RemovalOptions:
                 "Edges"),
     )
 
+    # Set by the remove.bg API (and the library), not a RemBG form field:
+    max_pixels: int | None = None
+    """remove.bg's ``size``: the result is shrunk (never enlarged) to at most this many
+    pixels, after the layout and before ``w``/``h``."""
+    bg_image: bytes | None = None
+    """A background image (any input format), scaled to cover the canvas."""
+
 
 def options_of() -> Iterator[tuple[str, Option]]:
     """Each option's field name and surfaces, in declaration order."""
     for spec in dataclasses.fields(RemovalOptions):
-        yield spec.name, spec.metadata["option"]
+        if "option" in spec.metadata:
+            yield spec.name, spec.metadata["option"]
 
 
 def default_of(name: str) -> Any:

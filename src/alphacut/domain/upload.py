@@ -14,6 +14,8 @@ class Upload:
     """The part's file name: None when it had none (the bytes still count), ``""`` when the
     sender chose no file (a browser's empty file input)."""
     content: bytes = b""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Other file parts an API reads (remove.bg's ``bg_image_file``)."""
     repeated: list[str] = field(default_factory=list)
     """Names of parts sent more than once (only the first was kept)."""
 

@@ -25,18 +25,19 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from alphacut.domain.layout import Box
 from alphacut.domain.options import RemovalOptions
 from alphacut.engine.config import EngineConfig, EnginePools
 from alphacut.engine.onnx import OnnxModel
 from alphacut.engine.specs import MODELS, ModelSpec
 from alphacut.engine.store import ModelStore
 from alphacut.errors import BadRequest, ModelError, ModelNotInstalled
-from alphacut.imaging import matting
+from alphacut.imaging import layout, matting
 from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
 from alphacut.imaging.encode import encode
 from alphacut.imaging.sniff import check_output, probe, upright_size
-from alphacut.imaging.transform import output_size, target_size
+from alphacut.imaging.transform import output_size, sized
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Result:
     height: int
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds per stage: decode, preprocess, inference, postprocess, encode."""
+    foreground: Box | None = None
+    """The subject's box in the result's frame; None when there is no subject."""
 
 
 class _Stopwatch:
@@ -209,12 +212,42 @@ class Engine:
         if decoded.alpha is not None:
             # The cut-out never shows what the input itself had made transparent.
             alpha = np.minimum(alpha, np.asarray(decoded.alpha))
-        pixels = compose(rgb, alpha, options)
+        rgb, alpha = self._layout(rgb, alpha, options)
+        composed = compose(rgb, alpha, options, self._background(options))
         clock.lap("postprocess")
-        content = encode(pixels, options.format, self.encoding, self.pools.deflate)
+        content = encode(composed.pixels, options.format, self.encoding, self.pools.deflate)
         clock.lap("encode")
-        height, width = pixels.shape[:2]
-        return Result(content, options.format.media_type, width, height, clock.laps)
+        height, width = composed.pixels.shape[:2]
+        return Result(content, options.format.media_type, width, height, clock.laps,
+                      composed.foreground)
+
+    def _layout(self, rgb: np.ndarray, alpha: np.ndarray,
+                options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
+        """The matte's region of interest, its semi-transparency, then crop, scale and
+        position (docs/layout.md); the result's size checked again on the new canvas."""
+        height, width = alpha.shape
+        if options.roi is not None and not options.roi.whole:
+            alpha = layout.clear_outside(alpha, options.roi.pixels(width, height))
+        if not options.semitransparency:
+            alpha = np.where(alpha >= 128, np.uint8(255), np.uint8(0))
+        moves = options.crop or options.scale is not None or (
+            options.position is not None and not options.position.original)
+        if not moves:
+            return rgb, alpha
+        placement = layout.plan(width, height, layout.subject_box(alpha), crop=options.crop,
+                                margin=options.crop_margin, scale=options.scale,
+                                position=options.position)
+        if placement.identity:
+            return rgb, alpha
+        check_output(*output_size(*placement.canvas, options), self.limits)
+        return layout.place(rgb, alpha, placement)
+
+    def _background(self, options: RemovalOptions) -> Image.Image | None:
+        """The background image, decoded under the same limits as an input."""
+        if options.bg_image is None:
+            return None
+        _, header = probe(options.bg_image, self.limits)
+        return decode(header).rgb
 
     def _matte(self, pixels: np.ndarray, small: np.ndarray, model_size: tuple[int, int],
                options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -260,8 +293,7 @@ def _full_size(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _input_radius(radius: int, size: tuple[int, int], options: RemovalOptions) -> int:
     """A radius in pixels of the result, in pixels of the input (before the resize)."""
-    width, height = target_size(size[0], size[1], options.width, options.height,
-                                options.exact_resize)
+    width, height = sized(size[0], size[1], options)
     return max(1, round(radius * max(size[0] / width, size[1] / height)))
 
 

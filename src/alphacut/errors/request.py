@@ -39,6 +39,8 @@ class UnsupportedExtension(BadRequest):
 class InvalidSignature(BadRequest):
     def __init__(self) -> None:
         super().__init__("File does not appear to be a valid image (invalid file signature)")
+        self.received: str | None = None
+        """What the bytes look like (``pdf``, ``mp4``, ``gif``...) when known."""
 
 
 class EmptyFile(BadRequest):
@@ -53,6 +55,8 @@ class FileTooLarge(BadRequest):
         super().__init__(
             f"File size ({size_mb:.1f} MB) exceeds the maximum allowed size of {limit_mb} MB."
         )
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
 
 
 class SideTooLarge(BadRequest):

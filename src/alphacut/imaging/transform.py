@@ -57,10 +57,40 @@ def rotated_size(width: int, height: int, angle: float, expand: bool) -> tuple[i
     return (math.ceil(max(xs)) - math.floor(min(xs)), math.ceil(max(ys)) - math.floor(min(ys)))
 
 
+def sized(width: int, height: int, options: RemovalOptions) -> tuple[int, int]:
+    """The resize step: the ``w``/``h`` rules, then at most ``max_pixels`` (remove.bg's
+    ``size``: shrink only, aspect kept)."""
+    w, h = target_size(width, height, options.width, options.height, options.exact_resize)
+    cap = options.max_pixels
+    if cap is not None and w * h > cap:
+        factor = math.sqrt(cap / (w * h))
+        w, h = max(1, math.floor(w * factor)), max(1, math.floor(h * factor))
+    return w, h
+
+
 def output_size(width: int, height: int, options: RemovalOptions) -> tuple[int, int]:
-    """The result's size for an input of ``width`` x ``height``: resized, then rotated."""
-    size = target_size(width, height, options.width, options.height, options.exact_resize)
-    return rotated_size(*size, options.angle, options.expand)
+    """The result's size for a canvas of ``width`` x ``height``: resized, then rotated."""
+    return rotated_size(*sized(width, height, options), options.angle, options.expand)
+
+
+def cover(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A background image scaled to cover ``size`` keeping its aspect, centred and cut to
+    it (remove.bg's rule; an image of exactly that size is used as it is), as RGB."""
+    if image.size != size:
+        factor = max(size[0] / image.width, size[1] / image.height)
+        scaled = (max(size[0], math.ceil(image.width * factor)),
+                  max(size[1], math.ceil(image.height * factor)))
+        image = resize(image, scaled)
+        left, top = (scaled[0] - size[0]) // 2, (scaled[1] - size[1]) // 2
+        image = image.crop((left, top, left + size[0], top + size[1]))
+    return np.asarray(image.convert("RGB"))
+
+
+def on_image(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The subject over an opaque background of the same size, as RGB."""
+    return np.asarray(Image.composite(Image.fromarray(rgb, "RGB"),
+                                      Image.fromarray(background, "RGB"),
+                                      Image.fromarray(alpha, "L")))
 
 
 def resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:

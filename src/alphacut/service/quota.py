@@ -98,6 +98,16 @@ class QuotaService:
             raise MonthlyLimitReached(max(1, int(end - now) + 1))
         return Admission(admission.rate, charge)
 
+    def balance(self, user_id: str, now: float) -> tuple[int, int]:
+        """Included credits left in the user's current window, and prepaid credits (the
+        same figures as ``/api/membership-usage``'s billing cycle)."""
+        user = self.store.get_user(user_id)
+        if user is None:
+            return 0, 0
+        start, _ = billing_window(user, now)
+        used = self.store.cycle_usage(user.id, start).total
+        return max(0, user.included_credits - used), user.prepaid_credits
+
     def credits_left(self, admission: Admission, now: float) -> int | None:
         """Included credits left in the window plus prepaid, after this image (users only)."""
         charge = admission.charge

@@ -25,6 +25,7 @@ Adapters hand in the credentials and an upload reader, and render the delivery.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -44,7 +45,14 @@ from alphacut.errors import (
     Overloaded,
     RateLimited,
 )
-from alphacut.imaging.sniff import Limits, check_extension, check_output, probe, upright_size
+from alphacut.imaging.sniff import (
+    RMBG_KINDS,
+    Limits,
+    check_extension,
+    check_output,
+    probe,
+    upright_size,
+)
 from alphacut.imaging.transform import output_size
 from alphacut.service.auth import Credentials, PrincipalResolver
 from alphacut.service.offload import Offload
@@ -85,7 +93,7 @@ def form_request(upload: Upload, limits: Limits) -> tuple[bytes, RemovalOptions]
         raise NoFileSelected()
     if upload.filename is not None:
         check_extension(upload.filename)
-    _, header = probe(upload.content, limits)
+    _, header = probe(upload.content, dataclasses.replace(limits, kinds=RMBG_KINDS))
     if upload.repeated:  # which of two values was meant? Not ours to guess
         name = upload.repeated[0]
         raise InvalidField(name, f"'{name}' was sent more than once; send each field once.")
@@ -106,6 +114,14 @@ Surface = Callable[[Upload, Limits], tuple[bytes, RemovalOptions]]
 bytes and header against the limits before its fields (the RemBG form's is
 :func:`form_request`)."""
 
+Who = Callable[[Credentials, int], Principal]
+"""Who may ask: ``PrincipalResolver.caller`` (a key, a token, a session, or anonymous) or
+``PrincipalResolver.key_holder`` (an API key only: the remove.bg API)."""
+
+Accept = Callable[[Result], None]
+"""A last check of the made image, before its credit is taken (remove.bg refuses an image
+without a subject); raising charges nothing."""
+
 
 class RemovalUseCase:
     def __init__(self, principals: PrincipalResolver, quota: QuotaService, engine: Engine,
@@ -120,8 +136,10 @@ class RemovalUseCase:
         self.clock = clock
 
     async def __call__(self, credentials: Credentials, upload: UploadReader,
-                       surface: Surface = form_request) -> Delivery:
-        principal, rate = await self._admit_caller(credentials, upload)
+                       surface: Surface = form_request, who: Who | None = None,
+                       accept: Accept | None = None) -> Delivery:
+        principal, rate = await self._admit_caller(credentials, upload,
+                                                   who or self.principals.caller)
         async with self.uploads.place(caller_of(principal)):
             received = await upload.read()
         # Off the loop: a header can take a while to parse (many chunks or markers).
@@ -130,18 +148,19 @@ class RemovalUseCase:
             admission = await self.offload(self.quota.admit, principal, rate, self.clock.now())
             result = await self.runner.run(lambda: self.engine.remove(content, options),
                                            pixels)
+        if accept is not None:
+            accept(result)
         admission = await self.offload(self.quota.charge, principal, admission,
                                        self.clock.now())
         left = await self.offload(self.quota.credits_left, admission, self.clock.now())
         return Delivery(result, rate, principal, left)
 
-    async def _admit_caller(self, credentials: Credentials,
-                            upload: UploadReader) -> tuple[Principal, RateDecision]:
+    async def _admit_caller(self, credentials: Credentials, upload: UploadReader,
+                            who: Who) -> tuple[Principal, RateDecision]:
         """Who, and how fast: refused before the upload is read (and then dropped, so a
         client still sending sees our answer, not a reset connection)."""
         try:
-            principal = await self.offload(self.principals.caller, credentials,
-                                           int(self.clock.now()))
+            principal = await self.offload(who, credentials, int(self.clock.now()))
             rate = await self.offload(self.quota.check_rate, principal, self.clock.now())
         except AlphacutError:
             address = caller_network(self.principals.client_address(credentials))
@@ -166,5 +185,7 @@ class RemovalUseCase:
         self.engine.servable(options.model)  # before any allowance or slot is used
         _, header = probe(content, self.engine.limits)
         width, height = upright_size(header)
+        if options.roi is not None:
+            options.roi.pixels(width, height)  # inside the image, and not empty
         out_width, out_height = output_size(width, height, options)
         return content, options, width * height + out_width * out_height

@@ -1,4 +1,5 @@
-"""The HTTP API on an app: the RemBG contract's endpoints, the account and admin APIs,
+"""The HTTP API on an app: the RemBG contract's endpoints, remove.bg's API, the account and
+admin APIs,
 Stripe's webhook, health, the OpenAPI document and the interactive reference."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from fastapi import FastAPI
 
 from alphacut.bootstrap import Services
 from alphacut.web.openapi import install_openapi
-from alphacut.web.routes import admin, docs, health, rmbg, stripe, usage
+from alphacut.web.routes import admin, docs, health, removebg, rmbg, stripe, usage
 
 
 def install_api(app: FastAPI, services: Services) -> None:
@@ -16,5 +17,6 @@ def install_api(app: FastAPI, services: Services) -> None:
     app.include_router(health.router)
     app.include_router(admin.router, include_in_schema=bool(services.settings.admin_token))
     app.include_router(usage.router)
+    app.include_router(removebg.router)
     app.include_router(stripe.router)
     docs.install_docs(app)

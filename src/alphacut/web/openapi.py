@@ -126,6 +126,11 @@ RMBG_OPERATION: dict[str, Any] = {
                 "X-Width": {"description": "Output width in px.", "schema": {"type": "integer"}},
                 "X-Height": {"description": "Output height in px.",
                              "schema": {"type": "integer"}},
+                **{f"X-Foreground-{side}": {
+                    "description": "The subject's box in the result (alphacut extension, "
+                                   "remove.bg's header); absent when there is no subject.",
+                    "schema": {"type": "integer"}} for side in ("Left", "Top", "Width",
+                                                                 "Height")},
                 "X-Request-Id": {"description": "Id of this request (also in the server log).",
                                  "schema": {"type": "string"}},
                 "Server-Timing": {"description": "decode, inference, encode... in ms.",

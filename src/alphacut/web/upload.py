@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
@@ -39,8 +39,13 @@ class _Part:
 class _Collector:
     """Callbacks for python-multipart: keeps small fields and the image, counts the rest."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, image_field: str = IMAGE_FIELD,
+                 other_files: tuple[str, ...] = (),
+                 field_limits: Mapping[str, int] | None = None) -> None:
         self.limit = limit
+        self.image_field = image_field
+        self.other_files = other_files
+        self.field_limits = field_limits or {}
         self.upload = Upload()
         self.parts = 0
         self._overflow = 0
@@ -86,26 +91,32 @@ class _Collector:
     def _data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
         part.size += end - start
-        is_image = self.is_image(part)
-        if is_image and self.upload.has_image:
-            return  # a second image: refused as repeated; its bytes are not kept
-        limit = self.limit if is_image else MAX_FIELD_BYTES
+        is_file = self.is_file(part)
+        if is_file and self._seen(part):
+            return  # a second file of that name: refused as repeated; its bytes not kept
+        limit = self.limit if is_file else self.field_limits.get(part.name, MAX_FIELD_BYTES)
         if part.size <= limit:
             part.data += data[start:end]
-        elif is_image:
+        elif is_file:
             self._overflow = part.size  # stays set when the next part begins
         else:
             raise BadRequest(f"Form field '{part.name}' is too large.")
 
+    def _seen(self, part: _Part) -> bool:
+        if part.name == self.image_field:
+            return self.upload.has_image
+        return part.name in self.upload.files
+
     def _end(self) -> None:
         part = self._part
-        if self.is_image(part):
-            if self.upload.has_image:
-                self._repeated(part.name)
-            else:
-                self.upload.has_image = True
-                self.upload.filename = part.filename
-                self.upload.content = bytes(part.data)
+        if self.is_file(part) and self._seen(part):
+            self._repeated(part.name)
+        elif self.is_image(part):
+            self.upload.has_image = True
+            self.upload.filename = part.filename
+            self.upload.content = bytes(part.data)
+        elif self.is_file(part):
+            self.upload.files[part.name] = bytes(part.data)
         elif part.name in self.upload.fields:
             self._repeated(part.name)
         elif part.name:
@@ -115,30 +126,35 @@ class _Collector:
         if name not in self.upload.repeated:
             self.upload.repeated.append(name)
 
-    @staticmethod
-    def is_image(part: _Part) -> bool:
-        return part.name == IMAGE_FIELD
+    def is_image(self, part: _Part) -> bool:
+        return part.name == self.image_field
+
+    def is_file(self, part: _Part) -> bool:
+        return part.name == self.image_field or part.name in self.other_files
 
     @property
     def overflow(self) -> int:
-        """Bytes of the image part seen so far once past the limit, else 0 (set even when
+        """Bytes of a file part seen so far once past the limit, else 0 (set even when
         the part ended in the same chunk that went past the limit)."""
         part = self._part
-        if self.is_image(part) and part.size > self.limit:
+        if self.is_file(part) and part.size > self.limit:
             return part.size
         return self._overflow
 
 
 async def read_upload(
     content_type: str, content_length: int | None, body: AsyncIterator[bytes],
-    limits: UploadLimits,
+    limits: UploadLimits, image_field: str = IMAGE_FIELD, other_files: tuple[str, ...] = (),
+    field_limits: Mapping[str, int] | None = None,
 ) -> Upload:
-    """Parse the body; raise the contract's errors (no image, file too large)."""
+    """Parse the body; raise the contract's errors (no image, file too large). Parts named
+    in ``other_files`` are kept in ``Upload.files`` under the same size limit; a text field
+    holds at most ``MAX_FIELD_BYTES`` unless ``field_limits`` names it."""
     kind, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise NoImage()
-    collector = _Collector(limits.max_file_bytes)
+    collector = _Collector(limits.max_file_bytes, image_field, other_files, field_limits)
     try:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     except FormParserError:  # e.g. a boundary over 256 characters
@@ -181,6 +197,21 @@ async def drain(body: AsyncIterator[bytes], limits: UploadLimits) -> None:
                 return
     except (UploadTimeout, ClientDisconnect):
         return
+
+
+async def read_body(body: AsyncIterator[bytes], limits: UploadLimits, max_bytes: int,
+                    content_length: int | None = None) -> bytes:
+    """A whole non-multipart body (JSON, urlencoded), under the upload's deadlines; past
+    ``max_bytes`` (announced or streamed) :class:`FileTooLarge`, counted in the body's
+    bytes."""
+    if content_length is not None and content_length > max_bytes:
+        raise FileTooLarge(content_length, max_bytes)
+    received = bytearray()
+    async for chunk in _with_deadlines(body, limits):
+        received += chunk
+        if len(received) > max_bytes:
+            raise FileTooLarge(len(received), max_bytes)
+    return bytes(received)
 
 
 async def _with_deadlines(

@@ -45,6 +45,13 @@ def rate_headers(rate: RateDecision) -> dict[str, str]:
 
 
 def result_headers(result: Result) -> dict[str, str]:
+    """The result's size, the subject's box in it (remove.bg's ``X-Foreground-*``; absent
+    when there is no subject), and the stages' times."""
     timing = ", ".join(f"{stage};dur={ms}" for stage, ms in result.timings.items())
-    return {"X-Width": str(result.width), "X-Height": str(result.height),
-            "Server-Timing": timing}
+    headers = {"X-Width": str(result.width), "X-Height": str(result.height)}
+    box = result.foreground
+    if box is not None:
+        headers |= {"X-Foreground-Top": str(box.top), "X-Foreground-Left": str(box.left),
+                    "X-Foreground-Width": str(box.width),
+                    "X-Foreground-Height": str(box.height)}
+    return headers | {"Server-Timing": timing}

@@ -12,6 +12,8 @@
   const bgOn = $("opt-bg-on");
   const bgPick = $("opt-bg-pick");
   const bgText = $("opt-bg");
+  const crop = $("opt-crop");
+  const cropMargin = $("opt-crop-margin");
   const MAX_PARALLEL = 2;
   const EXTENSIONS = { "image/png": "png", "image/webp": "webp", "image/jpeg": "jpg",
                        "image/bmp": "bmp" };
@@ -31,9 +33,16 @@
     if (/^#[0-9a-f]{6}$/i.test(bgText.value)) bgPick.value = bgText.value.toLowerCase();
   });
   syncBackground();
+  // The margin sizes the cropped canvas: without crop it means nothing, and is not sent.
+  function syncCrop() {
+    cropMargin.disabled = !crop.checked;
+  }
+  crop.addEventListener("change", syncCrop);
+  syncCrop();
 
   // Every control with data-option is a form field of POST /rmbg (the server renders them
-  // from its options' schema); a disabled one (the colour, while off) is not sent.
+  // from its options' schema); a disabled one (the colour, the margin without crop) is
+  // not sent.
   function chosenOptions() {
     const fields = [];
     for (const input of document.querySelectorAll("#options [data-option]")) {
