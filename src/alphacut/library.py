@@ -28,5 +28,8 @@ def _default_engine() -> pipeline.Engine:
 def remove_background(
     data: bytes, options: RemovalOptions | None = None, *, engine: pipeline.Engine | None = None
 ) -> pipeline.Result:
-    """Remove the background of one encoded image (png, jpeg, webp or bmp bytes)."""
+    """Remove the background of one encoded image: png, jpeg, webp, bmp, heic/heif, avif,
+    tiff or gif bytes (an animation's first frame; docs/formats.md). The options include
+    the layout (``crop``, ``scale``, ``position``, ``shadow``...: docs/layout.md) and the
+    avif and zip outputs."""
     return (engine or _default_engine()).remove(data, options or RemovalOptions())

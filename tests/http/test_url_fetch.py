@@ -527,3 +527,11 @@ def test_fetch_policy_names_a_bad_allow_entry(tmp_path: Path, entry: str) -> Non
 def test_unreadable_ca_file_is_a_start_up_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ALPHACUT_URL_FETCH_CA_FILE"):
         UrlFetcher(replace(POLICY, ca_file=tmp_path / "missing.pem"))
+
+
+def test_declared_length_reads_only_plain_digits() -> None:
+    from alphacut.http.headers import declared_length
+    assert declared_length("123") == 123
+    assert declared_length("0" * 5000 + "2") == 2
+    assert declared_length("9" * 5000) == 10**18
+    assert [declared_length(v) for v in (None, "", "-1", "1e3", "²", " 1")] == [None] * 6

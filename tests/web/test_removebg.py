@@ -460,3 +460,115 @@ def test_urls_on_loopback_are_refused_unless_allowed(served: Callable[..., Any],
         refused = post(s, k, data={"image_url": f"{files_server}/photo.bin"})
         assert codes(refused) == ["invalid_image_url"]
         assert balance(s, k) == 100
+
+
+def test_both_endpoints_are_in_the_openapi_document_under_their_own_tag(api: Served) -> None:
+    document = httpx.get(f"{api.base}/api/openapi").json()
+    post_op = document["paths"]["/v1.0/removebg"]["post"]
+    get_op = document["paths"]["/v1.0/account"]["get"]
+    assert post_op["tags"] == get_op["tags"] == ["remove.bg"]
+    bodies = post_op["requestBody"]["content"]
+    assert set(bodies) == {"multipart/form-data", "application/x-www-form-urlencoded",
+                           "application/json"}
+    assert {"image_file", "bg_image_file", "crop_margin", "scale", "position", "roi",
+            "channels", "add_shadow"} <= set(bodies["multipart/form-data"]["schema"]
+                                             ["properties"])
+    assert {"400", "402", "403", "429"} <= set(post_op["responses"])
+    rmbg = document["paths"]["/rmbg"]["post"]
+    assert "X-Foreground-Left" in rmbg["responses"]["200"]["headers"]
+    assert "crop_margin" in rmbg["requestBody"]["content"]["multipart/form-data"][
+        "schema"]["properties"]
+
+
+# --- hostile bodies (review) ---------------------------------------------------------
+
+
+def raw_request(base: str, head: bytes) -> bytes:
+    import socket
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while not answer.endswith(b"}") and len(answer) < 65536:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("path", ["/v1.0/removebg", "/rmbg"])
+def test_a_content_length_of_thousands_of_digits_is_no_500(api: Served, key: str,
+                                                           path: str) -> None:
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: " + "0" * 4999 + "2\r\n\r\n{}")
+    status = raw_request(api.base, head.encode()).split(b"\r\n", 1)[0]
+    assert b" 400 " in status or b" 413 " in status, status
+
+
+def test_long_values_are_refused_quickly_and_not_echoed(api: Served, key: str) -> None:
+    b64 = base64.b64encode(PHOTO).decode()
+    scale = post(api, key, json={"image_file_b64": b64, "scale": "1" * 60_000 + "x"})
+    assert codes(scale) == ["invalid_scale"] and len(scale.content) < 2000
+    huge = post(api, key, json={"image_file_b64": b64, "scale": "1" * 100_000})
+    assert codes(huge) == ["invalid_request"] and len(huge.content) < 2000
+    big = post(api, key, json={"image_file_b64": b64, "type": "x" * 70_000})
+    assert big.status_code == 400 and len(big.content) < 2000
+    named = post(api, key, json={"image_file_b64": b64, "bg_color": "y" * 5000})
+    assert codes(named) == ["invalid_bg_color"] and len(named.content) < 2000
+
+
+def test_repeats_empty_parts_and_broken_bodies(api: Served, key: str) -> None:
+    b64 = base64.b64encode(PHOTO).decode()
+    twice = post(api, key, content=b'{"image_file_b64": "%s", "size": "full", "size": "hd"}'
+                 % b64.encode(), headers={"Content-Type": "application/json"})
+    assert codes(twice) == ["invalid_size"] and "more than once" in errors_of(twice)[0][
+        "detail"]
+    # A browser's empty file input is no source: the URL is the one (and fetching is off).
+    empty = post(api, key, files={"image_file": ("", b"")},
+                 data={"image_url": "http://example.com/x.jpg"})
+    assert codes(empty) == ["invalid_image_url"]
+    broken = post(api, key, content=b"not multipart at all",
+                  headers={"Content-Type": "multipart/form-data; boundary=XYZ"})
+    assert codes(broken) == ["missing_source"]
+    # A bad field is reported before any URL is fetched.
+    first = post(api, key, json={"image_url": "http://example.com/x.jpg", "size": "huge"})
+    assert codes(first) == ["invalid_size"]
+
+
+def test_402_carries_no_retry_after(api: Served) -> None:
+    user = api.accounts.create_user("none@example.com", "Free", 0, verified=True)
+    broke = api.accounts.create_key(user.id).key
+    refused = post(api, broke)
+    assert refused.status_code == 402 and "retry-after" not in refused.headers
+
+
+def test_a_transparent_background_image_is_flattened_on_white(api: Served, key: str) -> None:
+    backdrop = io.BytesIO()
+    Image.new("RGBA", (40, 40), (0, 0, 255, 0)).save(backdrop, "PNG")
+    response = post(api, key, files={"image_file": ("p.jpg", PHOTO),
+                                     "bg_image_file": ("bg.png", backdrop.getvalue())})
+    pixels = np.asarray(image_of(response).convert("RGB")).astype(int)
+    assert np.abs(pixels[1, 1] - (255, 255, 255)).max() <= 6
+
+
+def test_a_crop_canvas_past_the_limits_is_refused_and_not_charged(
+        served: Callable[..., Any]) -> None:
+    with served(max_side_px=650) as s:
+        user = s.accounts.create_user("crop@example.com", "Premium-20000", 10, verified=True)
+        k = s.accounts.create_key(user.id).key
+        refused = post(s, k, files={"image_file": ("p.jpg", PHOTO)},
+                       data={"crop": "true", "crop_margin": "50%"})
+        assert codes(refused) == ["resolution_too_high"]
+        assert balance(s, k) == 10
+
+
+def test_base64_in_multipart_over_the_limit_is_file_too_large(
+        served: Callable[..., Any]) -> None:
+    with served(max_upload_bytes=len(PHOTO) - 1) as s:
+        user = s.accounts.create_user("b64@example.com", "Premium-20000", 10, verified=True)
+        k = s.accounts.create_key(user.id).key
+        big = "\r\n".join(base64.b64encode(PHOTO * 2).decode()[i:i + 76]
+                          for i in range(0, len(PHOTO) * 3, 76))
+        response = post(s, k, files={"x": ("", b"")}, data={"image_file_b64": big})
+        assert codes(response) == ["file_too_large"]

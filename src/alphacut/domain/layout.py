@@ -148,21 +148,31 @@ def form_text(value: Margin | Position | Roi | float) -> str:
     return f"{value * 100:g}%"
 
 
-def _values(name: str, raw: str) -> list[str]:
+def shown(raw: str, most: int = 50) -> str:
+    """A value as an error message repeats it: at most ``most`` characters."""
+    return raw if len(raw) <= most else raw[:most] + "..."
+
+
+def _check_length(name: str, raw: str) -> None:
     if len(raw) > _MAX_TEXT:
         raise InvalidField(name, f"'{name}' is too long.")
+
+
+def _values(name: str, raw: str) -> list[str]:
+    _check_length(name, raw)
     return [v for v in re.split(r"[\s,]+", raw.strip()) if v]
 
 
 def parse_length(name: str, raw: str) -> Length:
+    _check_length(name, raw)
     match = _LENGTH.fullmatch(raw.strip())
     if match is None:
         raise InvalidField(name, f"'{name}' values must be pixels (e.g. 30px) or percentages "
-                                 f"(e.g. 10%), got: '{raw}'")
+                                 f"(e.g. 10%), got: '{shown(raw)}'")
     value = float(match.group(1))
     percent = (match.group(2) or "").lower() == "%"
     if not math.isfinite(value) or (not percent and value > MAX_LENGTH_PX):
-        raise InvalidField(name, f"'{name}' value is too large: '{raw}'")
+        raise InvalidField(name, f"'{name}' value is too large: '{shown(raw)}'")
     return Length(value, percent)
 
 
@@ -188,10 +198,11 @@ def parse_margin(raw: str) -> Margin:
 
 def parse_scale(raw: str) -> float | None:
     """``original`` (None) or 10 %–100 % as a fraction."""
+    _check_length("scale", raw)
     text = raw.strip().lower()
     if text == "original":
         return None
-    message = f"'scale' must be 'original' or from 10% to 100%, got: '{raw}'"
+    message = f"'scale' must be 'original' or from 10% to 100%, got: '{shown(raw)}'"
     try:
         length = parse_length("scale", text if text.endswith("%") else text + "%")
     except InvalidField:
@@ -209,7 +220,7 @@ def parse_position(raw: str) -> Position:
     if text in ("center", "centre"):
         return CENTER
     message = ("'position' must be 'original', 'center', or one or two values from 0% to "
-               f"100% (horizontal, vertical), got: '{raw}'")
+               f"100% (horizontal, vertical), got: '{shown(raw)}'")
     parts = _values("position", text)
     if len(parts) not in (1, 2):
         raise InvalidField("position", message)
@@ -228,5 +239,6 @@ def parse_position(raw: str) -> Position:
 def parse_roi(raw: str) -> Roi:
     parts = _values("roi", raw)
     if len(parts) != 4:
-        raise InvalidField("roi", f"'roi' takes four values (x1 y1 x2 y2), got: '{raw}'")
+        raise InvalidField("roi", f"'roi' takes four values (x1 y1 x2 y2), got: "
+                                  f"'{shown(raw)}'")
     return Roi(*(parse_length("roi", part) for part in parts))

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from alphacut.domain.colors import RGBA, parse_color
-from alphacut.domain.layout import parse_margin, parse_position, parse_roi, parse_scale
+from alphacut.domain.layout import parse_margin, parse_position, parse_roi, parse_scale, shown
 from alphacut.domain.options import (
     DEFAULT_SHADOW_OPACITY,
     MAX_FEATHER,
@@ -39,7 +39,9 @@ SIZES: dict[str, int | None] = {
 }
 """Most pixels of the result per ``size`` (None: the image's own size, within alphacut's
 output limits)."""
-TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation", "other")
+TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportation", "other",
+         "car_interior", "car_part", "graphics")
+"""remove.bg's request values, and the X-Type values a client may send back."""
 TYPE_LEVELS = ("none", "1", "2", "latest")
 FORMATS = {"auto": None, "png": OutputFormat.PNG, "jpg": OutputFormat.JPEG,
            "jpeg": OutputFormat.JPEG, "zip": OutputFormat.ZIP, "webp": OutputFormat.WEBP,
@@ -60,7 +62,8 @@ class RemoveBgRequest:
 def _choice(name: str, allowed: tuple[str, ...] | Mapping[str, Any], raw: str) -> str:
     value = raw.strip().lower()
     if value not in allowed:
-        raise InvalidField(name, f"'{name}' must be one of {', '.join(allowed)}, got: '{raw}'")
+        raise InvalidField(name, f"'{name}' must be one of {', '.join(allowed)}, got: "
+                                 f"'{shown(raw)}'")
     return value
 
 
@@ -74,7 +77,7 @@ def parse_bg_color(raw: str) -> RGBA:
     color = parse_color("#" + text if _HEX.fullmatch(text) else text)
     if color is None:
         raise InvalidField("bg_color", f"'bg_color' must be a hex colour (81d4fa, fff, "
-                                       f"81d4fa77) or a colour name, got: '{raw}'")
+                                       f"81d4fa77) or a colour name, got: '{shown(raw)}'")
     return color
 
 

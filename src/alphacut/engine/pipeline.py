@@ -239,6 +239,8 @@ class Engine:
                                 position=options.position)
         if placement.identity:
             return rgb, alpha
+        # The canvas itself is made at full size, then the result from it: both bounded.
+        check_output(*placement.canvas, self.limits)
         check_output(*output_size(*placement.canvas, options), self.limits)
         return layout.place(rgb, alpha, placement)
 
@@ -247,7 +249,12 @@ class Engine:
         if options.bg_image is None:
             return None
         _, header = probe(options.bg_image, self.limits)
-        return decode(header).rgb
+        decoded = decode(header)
+        if decoded.alpha is None:
+            return decoded.rgb
+        # Its own transparency is flattened on white (a background is opaque).
+        white = Image.new("RGB", decoded.rgb.size, (255, 255, 255))
+        return Image.composite(decoded.rgb, white, decoded.alpha)
 
     def _matte(self, pixels: np.ndarray, small: np.ndarray, model_size: tuple[int, int],
                options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:

@@ -188,4 +188,12 @@ class RemovalUseCase:
         if options.roi is not None:
             options.roi.pixels(width, height)  # inside the image, and not empty
         out_width, out_height = output_size(width, height, options)
-        return content, options, width * height + out_width * out_height
+        pixels = width * height + out_width * out_height
+        if options.crop:
+            # The crop's canvas is known only once the subject is: weigh its largest
+            # (margins of at most 500 px or 50 % of the subject a side).
+            pixels += max(width + 1000, 2 * width) * max(height + 1000, 2 * height)
+        if options.bg_image is not None:
+            _, background = probe(options.bg_image, self.engine.limits)
+            pixels += background.width * background.height
+        return content, options, pixels

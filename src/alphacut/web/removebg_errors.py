@@ -24,12 +24,13 @@ from alphacut.errors import (
     KeyAndToken,
     MonthlyLimitReached,
     MultipleValidationErrors,
+    NoImage,
     OutputTooLarge,
     RateLimited,
     SideTooLarge,
     UnsupportedExtension,
 )
-from alphacut.errors.removebg import RemoveBgRefusal
+from alphacut.errors.removebg import MissingSource, RemoveBgRefusal
 from alphacut.http.errors import error_headers, log_error, public_message, status_of
 from alphacut.imaging.sniff import ALL_KINDS
 
@@ -69,6 +70,8 @@ def field_entry(field: str, message: str, code: str | None = None) -> dict[str, 
 
 def removebg_error(err: AlphacutError, key_sent: bool) -> tuple[int, list[dict[str, str]]]:
     """The status and ``errors`` list of one refusal."""
+    if isinstance(err, NoImage):
+        err = MissingSource()
     if isinstance(err, RemoveBgRefusal):
         return 400, [entry(err.code, err.title, err.detail)]
     if isinstance(err, InvalidField):
@@ -107,7 +110,8 @@ def removebg_error(err: AlphacutError, key_sent: bool) -> tuple[int, list[dict[s
 def removebg_error_response(err: AlphacutError, key_sent: bool) -> JSONResponse:
     log_error(err)
     status, errors = removebg_error(err, key_sent)
-    headers = error_headers(err)
+    # remove.bg's 402 says nothing about when to retry (our monthly 429 would).
+    headers = {} if status == 402 else error_headers(err)
     return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 

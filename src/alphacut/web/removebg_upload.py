@@ -17,13 +17,15 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
+from alphacut.domain.removebg import parse_removebg
 from alphacut.domain.upload import Upload, UploadLimits
-from alphacut.errors import FileTooLarge
+from alphacut.errors import FileTooLarge, InvalidField, NoImage
 from alphacut.errors.fetch import FetchDisabled, FetchFailed, UrlRefused
 from alphacut.errors.removebg import (
     BodyNotReadable,
@@ -37,11 +39,14 @@ from alphacut.errors.removebg import (
     MultipleSources,
     RemoveBgRefusal,
 )
+from alphacut.http.headers import declared_length
+from alphacut.service.offload import Offload
 from alphacut.web.upload import MAX_FIELD_BYTES, MAX_PARTS, drain, read_body, read_upload
 
 IMAGE_FILE = "image_file"
 BG_FILE = "bg_image_file"
-_SOURCES = (IMAGE_FILE, "image_file_b64", "image_url")
+B64_FIELD = "image_file_b64"
+_SOURCES = (IMAGE_FILE, B64_FIELD, "image_url")
 _BG_SOURCES = ("bg_color", "bg_image_url", BG_FILE)
 _DATA_URL = re.compile(r"data:[\w.+/-]*(;[\w=.+-]*)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(rb"\s+")
@@ -50,25 +55,39 @@ Fetch = Callable[[str], Awaitable[bytes]]
 
 
 def base64_limit(max_bytes: int) -> int:
-    """Characters of base64 that decode to at most ``max_bytes`` (padding included)."""
-    return 4 * math.ceil(max_bytes / 3)
+    """Characters of base64 that decode to at most ``max_bytes``: padding included, and
+    room for MIME's line breaks (CRLF every 76 characters) and a ``data:`` prefix."""
+    text = 4 * math.ceil(max_bytes / 3)
+    return text + text // 38 + 1024
 
 
 class RemoveBgUpload:
-    """The removal use case's upload reader for ``POST /v1.0/removebg``."""
+    """The removal use case's upload reader for ``POST /v1.0/removebg``. ``offload`` runs
+    the CPU-bound parts (a JSON or form body, a base64 image: tens of MB) off the event
+    loop."""
 
-    def __init__(self, request: Request, limits: UploadLimits, fetch: Fetch) -> None:
+    def __init__(self, request: Request, limits: UploadLimits, fetch: Fetch,
+                 offload: Offload) -> None:
         self.request = request
         self.limits = limits
         self.fetch = fetch
+        self.offload = offload
 
     async def read(self) -> Upload:
         upload = await self._body()
         self._check_sources(upload)
+        if upload.repeated:  # which of two values was meant? Not ours to guess
+            name = upload.repeated[0]
+            raise InvalidField(name, f"'{name}' was sent more than once; send each field "
+                                     "once.")
+        # Every field checked before anything is decoded or fetched.
+        await self.offload(parse_removebg, upload.fields)
         b64 = upload.fields.pop("image_file_b64", "")
         url = upload.fields.pop("image_url", "").strip()
         if b64.strip():
-            upload.content = decode_base64(b64, self.limits.max_file_bytes)
+            upload.content = await self.offload(decode_base64, b64,
+                                                self.limits.max_file_bytes)
+            del b64
         elif url:
             upload.content = await self._fetched(url, InvalidImageUrl, FailedImageDownload)
         upload.has_image = True
@@ -84,30 +103,42 @@ class RemoveBgUpload:
     async def _body(self) -> Upload:
         headers = self.request.headers
         kind, _ = parse_options_header(headers.get("content-type", ""))
-        length_text = headers.get("content-length", "")
-        length = int(length_text) if length_text.isdigit() else None
+        length = declared_length(headers.get("content-length"))
+        b64_limit = base64_limit(self.limits.max_file_bytes)
         if kind == b"multipart/form-data":
-            return await read_upload(headers.get("content-type", ""), length,
-                                     self.request.stream(), self.limits,
-                                     image_field=IMAGE_FILE, other_files=(BG_FILE,),
-                                     field_limits={"image_file_b64": base64_limit(
-                                         self.limits.max_file_bytes)})
+            try:
+                return await read_upload(headers.get("content-type", ""), length,
+                                         self.request.stream(), self.limits,
+                                         image_field=IMAGE_FILE, other_files=(BG_FILE,),
+                                         field_limits={B64_FIELD: b64_limit})
+            except NoImage:  # not the multipart its header announced
+                raise MissingSource() from None
+            except FileTooLarge as err:
+                if err.limit_bytes == self.limits.max_file_bytes:
+                    raise
+                # image_file_b64 as a form field: said in the image's bytes.
+                raise FileTooLarge(err.size_bytes * 3 // 4,
+                                   self.limits.max_file_bytes) from None
         # A base64 image and a few fields: the decoded image's limit, in base64.
-        most = base64_limit(self.limits.max_file_bytes) + MAX_PARTS * MAX_FIELD_BYTES
+        most = b64_limit + MAX_PARTS * MAX_FIELD_BYTES
         try:
             body = await read_body(self.request.stream(), self.limits, most, length)
         except FileTooLarge as err:
             # Said in the image's bytes, as an upload's would be.
             raise FileTooLarge(err.size_bytes * 3 // 4, self.limits.max_file_bytes) from None
         if kind == b"application/json":
-            return Upload(fields=json_fields(body))
+            return await self.offload(json_fields, body, b64_limit)
         if kind in (b"application/x-www-form-urlencoded", b""):
-            return form_fields(body)
+            return await self.offload(form_fields, body, b64_limit)
         raise BodyNotReadable("Send multipart/form-data, application/x-www-form-urlencoded "
                               "or application/json.")
 
     @staticmethod
     def _check_sources(upload: Upload) -> None:
+        if upload.has_image and not upload.content:
+            upload.has_image = False  # an empty part (a browser's empty file input)
+        if not upload.files.get(BG_FILE, b"x"):
+            del upload.files[BG_FILE]
         given = [name for name in _SOURCES
                  if (upload.has_image if name == IMAGE_FILE else _set(upload, name))]
         if not given:
@@ -141,7 +172,7 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
     if prefix:
         raw = raw[prefix.end():]
     data = _WHITESPACE.sub(b"", raw.encode("ascii", "replace"))
-    size = len(data) * 3 // 4
+    size = len(data.rstrip(b"=")) * 3 // 4
     if size > max_bytes:
         raise FileTooLarge(size, max_bytes)
     data = data.replace(b"-", b"+").replace(b"_", b"/")
@@ -152,40 +183,63 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
         raise InvalidBase64() from None
 
 
-def json_fields(body: bytes) -> dict[str, str]:
+def json_fields(body: bytes, b64_limit: int) -> Upload:
     """A JSON object's members as text: booleans as ``true``/``false``, numbers as
-    written, null as absent; anything nested is refused."""
+    written, null as absent; anything nested is refused, a member sent twice too."""
+    upload = Upload()
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in seen and name not in upload.repeated:
+                upload.repeated.append(name)
+            seen.setdefault(name, value)
+        return seen
+
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=members)
     except (ValueError, RecursionError):
         raise BodyNotReadable("The body is not valid JSON.") from None
+    del body
     if not isinstance(document, dict):
         raise BodyNotReadable("The JSON body must be an object.")
-    fields: dict[str, str] = {}
     for name, value in document.items():
         if value is None:
             continue
         if isinstance(value, bool):
-            fields[name] = "true" if value else "false"
+            upload.fields[name] = "true" if value else "false"
         elif isinstance(value, int | float | str):
-            fields[name] = str(value)
+            upload.fields[name] = _bounded(name, str(value), b64_limit)
         else:
             raise BodyNotReadable(f"The JSON member '{name}' must be a string, a number or "
                                   "a boolean.")
-    return fields
+    return upload
 
 
-def form_fields(body: bytes) -> Upload:
+def form_fields(body: bytes, b64_limit: int) -> Upload:
+    """An urlencoded body's fields (a field sent twice is noted, its first value kept)."""
     try:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
                           max_num_fields=MAX_PARTS)
     except ValueError:
         raise BodyNotReadable(f"Too many form fields (more than {MAX_PARTS}).") from None
+    del body
     upload = Upload()
     for name, value in pairs:
         if name in upload.fields:
             if name not in upload.repeated:
                 upload.repeated.append(name)
             continue
-        upload.fields[name] = value
+        upload.fields[name] = _bounded(name, value, b64_limit)
     return upload
+
+
+def _bounded(name: str, value: str, b64_limit: int) -> str:
+    """A field's text, refused past the multipart fields' limit (the base64 image past its
+    own: the upload limit, decoded)."""
+    if name == B64_FIELD:
+        if len(value) > b64_limit:
+            raise FileTooLarge(len(value) * 3 // 4, b64_limit * 3 // 4)
+    elif len(value) > MAX_FIELD_BYTES:
+        raise BodyNotReadable(f"Field '{name[:50]}' is too large.")
+    return value

@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from alphacut.domain.upload import Upload, UploadLimits
 from alphacut.errors import BadRequest, FileTooLarge, NoImage, UploadTimeout
+from alphacut.http.headers import declared_length
 
 IMAGE_FIELD = "image"
 MAX_FIELD_BYTES = 64 * 1024
@@ -99,6 +100,8 @@ class _Collector:
             part.data += data[start:end]
         elif is_file:
             self._overflow = part.size  # stays set when the next part begins
+        elif part.name in self.field_limits:
+            raise FileTooLarge(part.size, limit)
         else:
             raise BadRequest(f"Form field '{part.name}' is too large.")
 
@@ -252,10 +255,9 @@ class FormUpload:
         self.limits = limits
 
     async def read(self) -> Upload:
-        length = self.request.headers.get("content-length")
         return await read_upload(
             self.request.headers.get("content-type", ""),
-            int(length) if length and length.isdigit() else None,
+            declared_length(self.request.headers.get("content-length")),
             self.request.stream(), self.limits,
         )
 

@@ -23,6 +23,7 @@ from alphacut.domain.network import is_loopback
 from alphacut.errors import AlphacutError, CsrfRejected, FormTooLarge, NoSuchKey, UnknownKey
 from alphacut.http.credentials import CSRF_FIELD, NONCE_COOKIE, SESSION_COOKIE, credentials
 from alphacut.http.errors import error_headers, public_message, status_of
+from alphacut.http.headers import declared_length
 from alphacut.http.services import get_services
 from alphacut.service.csrf import new_nonce
 from alphacut.service.identity import IdentityService
@@ -118,8 +119,8 @@ def _render(request: Request, visit: Visit, template: str, context: dict[str, An
 
 async def _form(request: Request, visit: Visit) -> dict[str, str]:
     """The posted form's text fields, once its CSRF token checks out."""
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    length = declared_length(request.headers.get("content-length"))
+    if length is None or length > MAX_FORM_BYTES:
         raise PageRefused(FormTooLarge())
     form = await request.form(max_files=0, max_fields=20)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}

@@ -30,7 +30,8 @@ async def removebg(request: Request, services: ServicesDep) -> Response:
     (403), then the same order of checks as `/rmbg`."""
     creds = credentials(request)
     surface = RemoveBgSurface()
-    upload = RemoveBgUpload(request, services.upload_limits, services.fetcher.fetch)
+    upload = RemoveBgUpload(request, services.upload_limits, services.fetcher.fetch,
+                            services.offload)
     try:
         delivery = await services.removal(creds, upload, surface=surface,
                                           who=services.principals.key_holder,
@@ -41,7 +42,8 @@ async def removebg(request: Request, services: ServicesDep) -> Response:
     assert surface.request is not None
     headers = _headers(delivery, surface.request.type, surface.request.type_level)
     if "application/json" in request.headers.get("accept", "").lower():
-        return JSONResponse(_json_body(delivery), headers=headers)
+        # Off the loop: a large result is tens of MB of base64.
+        return JSONResponse(await services.offload(_json_body, delivery), headers=headers)
     return Response(delivery.result.content, media_type=delivery.result.media_type,
                     headers=headers)
 
