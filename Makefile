@@ -52,10 +52,14 @@ bench-env:
 bench: model bench-env
 	$(BIN)/python scripts/bench.py $(if $(RUNS),--runs $(RUNS)) $(BENCH_ARGS)
 
-# Quality against ground truth, next to rembg, with the issue's targets (docs/quality.md).
-# Options: DATA=dir (default ../shared/data/dev), LIMIT=N, EVAL_ARGS (e.g. --json, --refine).
+# Quality against ground truth, next to rembg, with the issues' targets (docs/quality.md):
+# the binary masks of dev and the true soft mattes of dev_mattes, each with its own targets.
+# Options: DATA="dir ..." (default ../shared/data/dev ../shared/data/dev_mattes), LIMIT=N
+# (per set), EVAL_ARGS (e.g. --json, --refine), CASCADE="u2netp>isnet-imgly-medium" (adds
+# first model alone / cascade / second alone; the models installed and allowed, e.g.
+# ALPHACUT_ALLOW_AGPL_MODELS=1 for IS-Net: docs/quality.md).
 eval: model bench-env
-	$(BIN)/alphacut eval $(or $(DATA),../shared/data/dev) --rembg $(if $(LIMIT),--limit $(LIMIT)) $(EVAL_ARGS)
+	$(BIN)/alphacut eval $(or $(DATA),../shared/data/dev ../shared/data/dev_mattes) --rembg $(if $(LIMIT),--limit $(LIMIT)) $(if $(CASCADE),--cascade '$(CASCADE)') $(EVAL_ARGS)
 
 # HTTP load against alphacut and rembg's own server (`rembg s`), same inputs and model.
 # Options: BENCH_HTTP_ARGS (e.g. --requests 40, --soak 2000, --json).

@@ -63,9 +63,9 @@ INPUT_JPEG_QUALITY = 90
 # Targets from the benchmark issue.
 MIN_SPEEDUP = {"2 MP": 1.5, "12 MP": 2.0}
 MAX_OVER_FLOOR = 1.3
-MAX_REFINE_COST = 1.25
-"""Issue 7: refinement may add at most 25% end-to-end at 2 MP."""
-REFINE_COST_SIZE = "2 MP"
+MAX_REFINE_COST = {"2 MP": 1.25, "12 MP": 1.4}
+"""Refinement (soft edges, decontamination) may add at most 25 % end-to-end at 2 MP and
+40 % at 12 MP (the soft-edges issue)."""
 MAX_SIZE_RATIO = 1.25
 MAX_PEAK_RSS_MB = 1500.0
 RSS_SIZE = "12 MP"
@@ -329,10 +329,10 @@ def check_targets(rows: Sequence[SizeRow]) -> list[Target]:
     ]
     targets += [
         Target(f"{row.label} refinement cost",
-               _checked(row.refine_cost, row.refine_cost <= MAX_REFINE_COST),
+               _checked(row.refine_cost, row.refine_cost <= most),
                f"alphacut/alphacut without refine+decontaminate = {row.refine_cost:.2f}x "
-               f"(target <= {MAX_REFINE_COST}x)")
-        for row in rows if row.label == REFINE_COST_SIZE
+               f"(target <= {most}x)")
+        for row in rows if (most := MAX_REFINE_COST.get(row.label))
     ]
     # With the defaults, and for the engine issue's own pipeline (no refinement).
     floors = ((row, label, who, ratio) for row in rows for label, who, ratio in (

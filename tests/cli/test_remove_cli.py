@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -162,3 +163,24 @@ def test_zip_output_and_bad_layout_values(tmp_path: Path) -> None:
     code, _, err = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o",
                        str(tmp_path / "x.png"), "--crop-margin", "900px")
     assert code == 2 and "at most 500px" in err
+
+
+def test_json_reports_one_object_per_image(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["remove", str(folder), "-o", str(out), "--format",
+                                      "png", "--json"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    done = [r for r in records if "error" not in r]
+    assert len(done) == len(records) == 2
+    assert {Path(r["output"]).name for r in done} == {"a.png", "b.png"}
+    for record in done:
+        assert 0.0 <= record["uncertainty"] <= 1.0 and record["model"] == "u2netp"
+        with Image.open(record["output"]) as image:
+            assert (record["width"], record["height"]) == image.size
+        assert set(record["timings_ms"]) >= {"decode", "inference", "encode"}
+
+
+def test_json_is_refused_with_stdout_as_the_output(tmp_path: Path) -> None:
+    code, _, err = run(str(FIXTURES / "images" / "horse_on_grass.jpg"), "-o", "-", "--json")
+    assert code == 2 and "--json" in err

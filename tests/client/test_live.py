@@ -164,6 +164,8 @@ def test_crop_with_a_margin(sdk: Client) -> None:
     assert image.size == (subject.width + 20, subject.height + 20)
     assert (cropped.width, cropped.height) == image.size
     assert cropped.foreground == Box(10, 10, image.width - 20, image.height - 20)
+    assert whole.model == "u2netp" and whole.uncertainty is not None
+    assert 0.0 <= whole.uncertainty <= 1.0
 
 
 def test_extension_fields_reach_the_server(sdk: Client) -> None:

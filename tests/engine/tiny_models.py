@@ -25,6 +25,7 @@ class Family:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     output: str
+    scale_max: bool = True
 
 
 U2NET = Family("input.1", 320, tuple(str(1959 + i) for i in range(7)),
@@ -33,11 +34,15 @@ ISNET = Family("input_image", 1024, tuple(f"side{i}" for i in range(1, 7)),
                IMAGENET_MEAN, UNIT, "minmax")
 BIREFNET = Family("input_image", 1024, ("output_image",), IMAGENET_MEAN, IMAGENET_STD, "sigmoid")
 BRIA = Family("pixel_values", 1024, ("alphas",), IMAGENET_MEAN, IMAGENET_STD, "minmax")
+# The real files also export six 1024x1024 maps and six feature maps after ``output``.
+IMGLY = Family("input", 1024, ("output", *(str(1890 + i) for i in range(5))),
+               (128 / 255,) * 3, (256 / 255,) * 3, "identity", scale_max=False)
 FAMILIES = {
     "u2netp": U2NET, "u2net": U2NET, "u2net_human_seg": U2NET, "silueta": U2NET,
     "isnet-general-use": ISNET, "isnet-anime": ISNET,
     "birefnet-general": BIREFNET, "birefnet-general-lite": BIREFNET,
     "birefnet-portrait": BIREFNET, "bria-rmbg": BRIA,
+    "isnet-imgly-medium": IMGLY, "isnet-imgly-small": IMGLY,
 }
 WEIGHTS = (0.1, 0.2, 0.3)
 BIAS = 0.3

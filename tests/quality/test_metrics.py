@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from alphacut.quality.metrics import (
     PRCurve,
@@ -20,11 +21,14 @@ from alphacut.quality.metrics import (
     dilate,
     edge_band_mae,
     erode,
+    gradient_error,
     iou,
     mae,
     max_f_measure,
     mean_curve,
+    mse,
     pr_curve,
+    sad,
     to_unit,
 )
 
@@ -141,3 +145,44 @@ def test_mean_curve_averages_images() -> None:
 def test_tolerance_scales_with_the_diagonal() -> None:
     assert diagonal_px((300, 400), 0.01) == 5
     assert diagonal_px((10, 10), 0.008) == 1
+
+
+# --- matting metrics ------------------------------------------------------------------
+
+
+def test_sad_and_mse() -> None:
+    gt = np.zeros((10, 100), np.uint8)
+    pred = np.full((10, 100), 0.5)
+    assert sad(pred, gt) == pytest.approx(0.5)  # 1000 px x 0.5 / 1000
+    assert mse(pred, gt) == pytest.approx(0.25)
+    assert sad(SHIFTED, GT) == pytest.approx(8 / 1000)
+    assert mse(SHIFTED, GT) == pytest.approx(8 / 100)
+
+
+def test_gradient_error_matches_the_2d_kernel_of_the_reference_code() -> None:
+    # The Deep Image Matting / alphamatting.com kernel, built as the reference code does.
+    sigma = 1.4
+    half = math.ceil(sigma * math.sqrt(-2 * math.log(math.sqrt(2 * math.pi) * sigma * 1e-2)))
+    u = np.arange(-half, half + 1)
+    g = np.exp(-u**2 / (2 * sigma**2)) / (sigma * math.sqrt(2 * math.pi))
+    hx = g[:, None] * (-u * g / sigma**2)[None, :]
+    hx /= np.sqrt((hx**2).sum())
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 50)), rng.random((40, 50))
+
+    def magnitude(x: np.ndarray) -> np.ndarray:
+        found: np.ndarray = np.hypot(ndimage.convolve(x, hx, mode="nearest"),
+                                     ndimage.convolve(x, hx.T, mode="nearest"))
+        return found
+
+    expected = ((magnitude(a) - magnitude(b)) ** 2).sum() / 1000
+    assert half == 4
+    assert gradient_error(a, b) == pytest.approx(expected, rel=1e-9)
+    assert gradient_error(a, a) == 0.0
+
+
+def test_gradient_error_sees_a_hardened_soft_edge() -> None:
+    ramp = np.tile(np.clip((np.arange(40) - 12) / 16, 0, 1), (20, 1))
+    step = (ramp >= 0.5).astype(np.float64)
+    assert gradient_error(step, ramp) > gradient_error(ramp * 0.98, ramp) > 0
+    assert gradient_error((ramp * 255).round().astype(np.uint8), ramp) < 1e-4

@@ -208,9 +208,10 @@ def test_refinement_fields_switch_the_steps(client: httpx.Client) -> None:
     assert default.content == both.content
     refined_alpha, _ = alpha_and_rgb(default.content)
     plain_alpha, _ = alpha_and_rgb(plain.content)
-    # Refinement sharpens: fewer half-transparent pixels, the subject the same.
+    # Refinement follows the photo: a narrower soft band than the upscaled model's (at the
+    # default hardness 0.25 it keeps soft what the photo shows soft), the subject the same.
     soft = lambda a: ((a > 12) & (a < 243)).mean()  # noqa: E731
-    assert soft(refined_alpha) < 0.6 * soft(plain_alpha)
+    assert soft(refined_alpha) < 0.8 * soft(plain_alpha)
     truth = ground_truth("horse_on_grass")
     assert iou(refined_alpha > 127, truth) > 0.88 and iou(plain_alpha > 127, truth) > 0.9
     # Decontamination changes colours of soft pixels only, never the alpha.
@@ -229,7 +230,7 @@ def test_feather_softens_only_the_edge_in_pixels_of_the_result(client: httpx.Cli
         for feather in ("0", "4"))
     assert soft.shape == crisp.shape == (240, 320)
     band = lambda a: (a > 12) & (a < 243)  # noqa: E731
-    assert band(soft).sum() > 2 * band(crisp).sum()  # a wider soft band...
+    assert band(soft).sum() > 1.5 * band(crisp).sum()  # a wider soft band...
     edge = cv2.morphologyEx(crisp, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     near = cv2.dilate(edge.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
     assert not (band(soft) & ~near).any()  # ...within about 4 px (of the result) of the edge

@@ -80,3 +80,16 @@ def test_rmbg_keeps_the_contracts_formats(client: httpx.Client) -> None:
     avif = rmbg(client, {"format": "avif"})
     assert avif.json() == {
         "error": "Invalid format 'avif'. Allowed formats: PNG, JPEG, WEBP, BMP", "status": 400}
+
+
+def test_every_answer_says_how_unsure_the_model_was_and_which_model(
+        client: httpx.Client) -> None:
+    response = rmbg(client, {"format": "png"})
+    assert 0.0 <= float(response.headers["X-Uncertainty-Score"]) <= 1.0
+    assert response.headers["X-Model"] == "u2netp"
+    flat = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(flat, "PNG")
+    unsure = rmbg(client, {"format": "png"}, image=flat.getvalue(), name="flat.png")
+    # A photo with a clear subject is scored confident, a featureless grey square unsure.
+    assert float(response.headers["X-Uncertainty-Score"]) < 0.5
+    assert float(unsure.headers["X-Uncertainty-Score"]) > 0.9

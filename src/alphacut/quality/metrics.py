@@ -8,12 +8,18 @@ boundary, so a subject cut by the frame is not penalised there. Tolerances use
 square (Chebyshev) neighbourhoods: "within t px" means at most t pixels away
 along each axis.
 
+SAD, MSE and the gradient error are the matting benchmarks' metrics (Rhemann et al.,
+CVPR 2009; the Deep Image Matting evaluation code), computed over the whole image:
+our data sets have no trimap, so they compare methods with each other, not with
+published (trimap-restricted) numbers.
+
 :func:`edge_colour_error` also looks at colour: how the cut-out looks when it is
 composited on a contrasting background (docs/quality.md defines it in full).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +47,8 @@ TRUE_FOREGROUND = 0.95
 """Ground-truth alpha at or above which an input pixel shows pure subject colour."""
 MID_GREY = (128.0, 128.0, 128.0)
 """The contrasting colour when the ground truth has no background pixel."""
+GRADIENT_SIGMA = 1.4
+"""sigma of the Gaussian derivative filters of the gradient error (Rhemann et al.)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,60 @@ def iou(pred: Array, gt: Array, threshold: float = 0.5) -> float:
     a, b = p >= threshold, g >= threshold
     union = int((a | b).sum())
     return 1.0 if union == 0 else int((a & b).sum()) / union
+
+
+def sad(pred: Array, gt: Array) -> float:
+    """Sum of absolute differences of the alphas, in thousands (the papers' unit)."""
+    p, g = _pair(pred, gt)
+    return float(np.abs(p - g).sum() / 1000.0)
+
+
+def mse(pred: Array, gt: Array) -> float:
+    """Mean squared error of the alphas."""
+    p, g = _pair(pred, gt)
+    return float(np.square(p - g).mean())
+
+
+# --- gradient error ------------------------------------------------------------------
+
+
+@functools.cache
+def _gaussian_derivative(sigma: float) -> tuple[Floats, Floats]:
+    """The separable parts of the reference code's x-derivative kernel
+    ``hx[i, j] = G(i) G'(j)``, scaled so that sum(hx^2) = 1: (column part, row part).
+
+    The half-size is where the Gaussian, scaled by sqrt(2 pi) sigma, falls to 1%
+    (4 px at sigma 1.4), as in the reference code.
+    """
+    epsilon = 1e-2
+    half = math.ceil(sigma * math.sqrt(-2.0 * math.log(math.sqrt(2.0 * math.pi) * sigma
+                                                       * epsilon)))
+    u = np.arange(-half, half + 1, dtype=np.float64)
+    gauss = np.exp(-u**2 / (2.0 * sigma**2)) / (sigma * math.sqrt(2.0 * math.pi))
+    dgauss = -u * gauss / sigma**2
+    norm = math.sqrt(float((gauss**2).sum() * (dgauss**2).sum()))
+    return gauss, dgauss / norm
+
+
+def gradient_magnitude(alpha: Floats, sigma: float = GRADIENT_SIGMA) -> Floats:
+    """|grad alpha| by Gaussian derivative filters (convolution, replicated borders)."""
+    smooth, derive = _gaussian_derivative(sigma)
+    # Separable, so 4 one-dimensional passes instead of two 9x9 ones; convolve1d flips
+    # the kernel as the reference code's convolution does (the sign cancels in |grad|).
+    gx = ndimage.convolve1d(ndimage.convolve1d(alpha, smooth, axis=0, mode="nearest"),
+                            derive, axis=1, mode="nearest")
+    gy = ndimage.convolve1d(ndimage.convolve1d(alpha, smooth, axis=1, mode="nearest"),
+                            derive, axis=0, mode="nearest")
+    magnitude: Floats = np.hypot(gx, gy)
+    return magnitude
+
+
+def gradient_error(pred: Array, gt: Array, sigma: float = GRADIENT_SIGMA) -> float:
+    """Sum over the image of (|grad pred| - |grad gt|)^2, in thousands: where a soft edge
+    is made hard, or a hard one blurred, the gradients differ."""
+    p, g = _pair(pred, gt)
+    difference = gradient_magnitude(p, sigma) - gradient_magnitude(g, sigma)
+    return float(np.square(difference).sum() / 1000.0)
 
 
 # --- morphology ------------------------------------------------------------------

@@ -131,6 +131,13 @@ RMBG_OPERATION: dict[str, Any] = {
                                    "remove.bg's header); absent when there is no subject.",
                     "schema": {"type": "integer"}} for side in ("Left", "Top", "Width",
                                                                  "Height")},
+                "X-Uncertainty-Score": {
+                    "description": "How unsure the model was about this image: 0 = confident, "
+                                   "1 = unsure (docs/quality.md).",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 1}},
+                "X-Model": {"description": "The model that answered (the cascade's choice, "
+                                           "or the one asked for).",
+                            "schema": {"type": "string"}},
                 "X-Request-Id": {"description": "Id of this request (also in the server log).",
                                  "schema": {"type": "string"}},
                 "Server-Timing": {"description": "decode, inference, encode... in ms.",

@@ -118,6 +118,9 @@ REMOVEBG_OPERATION: dict[str, Any] = {
                 "X-Width": _header("Result width."), "X-Height": _header("Result height."),
                 "X-Type": _header("The type asked for ('other' for auto); absent with "
                                   "type_level=none.", "string"),
+                "X-Uncertainty-Score": _header("alphacut: how unsure the model was, 0-1.",
+                                               "number"),
+                "X-Model": _header("alphacut: the model that answered.", "string"),
                 "X-Foreground-Top": _header("The subject's box in the result."),
                 "X-Foreground-Left": _header("The subject's box in the result."),
                 "X-Foreground-Width": _header("The subject's box in the result."),

@@ -46,9 +46,11 @@ def rate_headers(rate: RateDecision) -> dict[str, str]:
 
 def result_headers(result: Result) -> dict[str, str]:
     """The result's size, the subject's box in it (remove.bg's ``X-Foreground-*``; absent
-    when there is no subject), and the stages' times."""
+    when there is no subject), how unsure the model was, which model answered, and the
+    stages' times."""
     timing = ", ".join(f"{stage};dur={ms}" for stage, ms in result.timings.items())
-    headers = {"X-Width": str(result.width), "X-Height": str(result.height)}
+    headers = {"X-Width": str(result.width), "X-Height": str(result.height),
+               "X-Uncertainty-Score": f"{result.uncertainty:.4f}", "X-Model": result.model}
     box = result.foreground
     if box is not None:
         headers |= {"X-Foreground-Top": str(box.top), "X-Foreground-Left": str(box.left),
