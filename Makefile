@@ -7,7 +7,7 @@ MODEL ?= u2netp
 HOST ?= 127.0.0.1
 PORT ?= 7000
 
-.PHONY: install model serve test test-deps lint bench-env bench bench-http eval clean
+.PHONY: install model serve test test-deps lint bench-env bench bench-http eval image clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,16 @@ serve: model
 NODE_CLIENT := tests/clients/node/node_modules/.package-lock.json
 
 # What the tests drive for real (each installed only when missing): Debian's
-# chromium for the browser tests, redis-server for the fleet store, and the
-# official Node client.
+# chromium for the browser tests, redis-server for the fleet store, nginx for the
+# load-balanced fleet, podman/buildah/debootstrap for the container image, and the
+# official Node clients.
 test-deps: $(NODE_CLIENT)
 	@command -v chromium >/dev/null || scripts/apt-install chromium
 	@command -v redis-server >/dev/null || scripts/apt-install redis-server
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || scripts/apt-install nginx-light
+	@command -v podman >/dev/null && command -v buildah >/dev/null \
+		&& { command -v debootstrap >/dev/null || test -x /usr/sbin/debootstrap; } \
+		|| scripts/apt-install podman buildah debootstrap || true
 
 $(NODE_CLIENT): tests/clients/node/package-lock.json
 	@command -v npm >/dev/null || scripts/apt-install nodejs npm
@@ -65,6 +70,12 @@ eval: model bench-env
 # Options: BENCH_HTTP_ARGS (e.g. --requests 40, --soak 2000, --json).
 bench-http: model bench-env
 	$(BIN)/python scripts/bench_http.py $(BENCH_HTTP_ARGS)
+
+# The container image (Dockerfile; docs/deploy.md), built with podman on a debootstrap
+# stand-in for debian:bookworm-slim (cached in .cache/image). Options: IMAGE=name:tag.
+image:
+	scripts/image-base
+	$(if $(IMAGE),IMAGE=$(IMAGE) )scripts/image-build
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache

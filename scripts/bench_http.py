@@ -6,6 +6,13 @@ p50/p95/p99 latency, errors, peak RSS (server process tree), response size.
 Then the ratios and the targets of the HTTP issue are printed as PASS/FAIL.
 
     .venv/bin/python scripts/bench_http.py [--levels 1,2,4,8] [--requests 40] [--soak 0]
+
+With --fleet: two alphacut servers on one Redis behind Debian's nginx against one server
+behind the same nginx, same load (the highest level), and the scaling ratio
+(fleet req/s / single req/s). On one box the servers share its cores: expect ~1.0 there,
+~2 on two machines.
+
+    .venv/bin/python scripts/bench_http.py --fleet [--levels 8] [--requests 40]
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -199,9 +207,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40, help="requests per level and side")
     parser.add_argument("--soak", type=int, default=0, help="extra alphacut-only requests at c=8")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--fleet", action="store_true",
+                        help="two servers behind nginx vs one, at the highest level")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     images = make_inputs()
+    if args.fleet:
+        return fleet_main(images, max(levels), args.requests, args.json)
     env = dict(os.environ)
     models_dir = Path(subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
@@ -300,6 +312,107 @@ def report(results: dict[str, dict[int, Run]], levels: list[int], bounds: list[f
     if soak:
         verdict(f"soak: {len(soak.latencies)} requests, {soak.errors} errors, "
                 f"peak RSS {soak.peak_rss_mb:.0f} MB", soak.errors == 0)
+
+
+FLEET_NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+{user}pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    client_max_body_size 50m;
+    access_log off;
+    upstream one {{ server 127.0.0.1:{first}; keepalive 16; }}
+    upstream two {{ server 127.0.0.1:{first}; server 127.0.0.1:{second}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{single};
+        location / {{ proxy_pass http://one; proxy_http_version 1.1;
+                     proxy_set_header Connection ""; proxy_read_timeout 300s; }}
+    }}
+    server {{
+        listen 127.0.0.1:{fleet};
+        location / {{ proxy_pass http://two; proxy_http_version 1.1;
+                     proxy_set_header Connection ""; proxy_read_timeout 300s; }}
+    }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, first: int, second: int, single: int, fleet: int,
+                ) -> subprocess.Popen[bytes]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(FLEET_NGINX_CONF.format(user=user, prefix=prefix, first=first,
+                                            second=second, single=single, fleet=fleet))
+    process = subprocess.Popen([nginx, "-e", str(prefix / "error.log"), "-p", str(prefix),
+                                "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for port in (single, fleet):
+        wait_ready(f"http://127.0.0.1:{port}/readyz", timeout=20)
+    return process
+
+
+def fleet_main(images: list[bytes], concurrency: int, requests: int, as_json: bool) -> int:
+    """Two servers on one Redis behind nginx against one server behind the same nginx."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None or not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        print("--fleet needs nginx and redis-server: run `make test-deps`", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="alphacut-bench-fleet-"))
+    redis = subprocess.Popen([redis_server, "--port", "7419", "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ) | {"ALPHACUT_STORE_URL": "redis://127.0.0.1:7419/0",
+                              "ALPHACUT_SECRET_KEY": "bench-fleet-secret-0123456789abcdef"}
+    processes: list[subprocess.Popen[bytes]] = [redis]
+    try:
+        time.sleep(0.5)
+        for port in (7411, 7412):
+            (tmp / str(port)).mkdir()
+            processes.append(start_alphacut(port, env, str(tmp / str(port))).process)
+        nginx = start_nginx(tmp, 7411, 7412, 7415, 7416)
+        processes.append(nginx)
+        runs: dict[str, Run] = {}
+        for name, port in (("single", 7415), ("fleet", 7416)):
+            server = Server(name, f"http://127.0.0.1:{port}/rmbg", "image", {"format": "png"},
+                            nginx)
+            asyncio.run(load(server, images, concurrency, 2 * concurrency))  # warm
+            runs[name] = asyncio.run(load(server, images, concurrency,
+                                          max(requests, 2 * concurrency)))
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=30)
+    fleet_report(runs, concurrency, as_json)
+    return 0
+
+
+def fleet_report(runs: dict[str, Run], concurrency: int, as_json: bool) -> None:
+    single, fleet = runs["single"], runs["fleet"]
+    ratio = fleet.rps / single.rps if single.rps else float("nan")
+    summary = {"concurrency": concurrency, "cores": os.cpu_count(),
+               "scaling_ratio": round(ratio, 2)} | {
+        name: {"rps": round(run.rps, 2), "p50": round(run.pct(0.5), 3),
+               "p95": round(run.pct(0.95), 3), "errors": run.errors,
+               "requests": len(run.latencies) + run.errors}
+        for name, run in runs.items()}
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"fleet: 2 servers on one Redis behind nginx vs 1 server behind the same nginx, "
+          f"c={concurrency}, {os.cpu_count()} cores, 2 MP JPEG -> PNG")
+    print("side | rps | p50/p95 s | errors")
+    for name, run in runs.items():
+        print(f"{name} | {run.rps:.2f} | {run.pct(0.5):.3f}/{run.pct(0.95):.3f} | {run.errors}")
+    print(f"scaling ratio (fleet rps / single rps): {ratio:.2f}")
+    verdict("fleet: zero errors", single.errors == 0 and fleet.errors == 0)
 
 
 def verdict(text: str, ok: bool) -> None:

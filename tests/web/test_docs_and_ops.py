@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
 import httpx
 from openapi_spec_validator import validate
 
 from alphacut.bootstrap import pool_sizes
+from alphacut.http.errors import STORE_UNAVAILABLE
 from alphacut.settings import Settings
 from tests.conftest import fixture_bytes
+from tests.storage.support import start_redis
+from tests.web.conftest import Served
+
+Serve = Callable[..., AbstractContextManager[Served]]
+SECRET = "readiness-test-secret-0123456789abcdef"
 
 
 def test_openapi_is_a_valid_3_1_document(client: httpx.Client) -> None:
@@ -38,7 +48,28 @@ def test_reference_pages_use_only_local_assets(client: httpx.Client) -> None:
 
 def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "model": "u2netp"}
+    assert client.get("/readyz").json() == {"status": "ready", "model": "u2netp",
+                                            "store": "ok"}
+
+
+def test_a_redis_outage_fails_requests_not_readiness(served: Serve, tmp_path: Path) -> None:
+    """A store outage is every server's at once: readiness stays up (the Service keeps its
+    endpoints) and reports it; each request that needs the store answers 503."""
+    redis = start_redis(tmp_path / "redis")
+    try:
+        with served(store_url=redis.url, secret_key=SECRET) as s:
+            user = s.accounts.create_user("ready@example.com", "Premium-20000", 5, True)
+            key = s.accounts.create_key(user.id).key
+            redis.stop()
+            ready = httpx.get(f"{s.base}/readyz", timeout=30)
+            reply = httpx.post(f"{s.base}/rmbg", headers={"x-api-key": key}, timeout=30,
+                               files={"image": ("c.jpg", fixture_bytes("coffee"))})
+    finally:
+        redis.stop()
+    assert (ready.status_code, ready.json()) == (
+        200, {"status": "ready", "model": "u2netp", "store": "unavailable"})
+    assert reply.status_code == 503
+    assert reply.json()["error"] == STORE_UNAVAILABLE
 
 
 def test_metrics_count_requests_and_stages(client: httpx.Client) -> None:

@@ -1,7 +1,7 @@
 """alphacut's Python SDK: ``Client`` and ``AsyncClient`` for the RemBG API contract.
 
-Needs httpx and the standard library only (``pip install "alphacut[client]"``);
-nothing here imports the server, its model runtime or its image libraries.
+Needs httpx and the standard library only (``pip install alphacut-client``, or the whole
+``alphacut``); nothing here imports the server, its model runtime or its image libraries.
 
     from alphacut.client import Client
 

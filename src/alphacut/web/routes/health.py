@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from alphacut.errors import StorageUnavailable
-from alphacut.http.errors import STORE_UNAVAILABLE
 from alphacut.http.metrics import Metrics
 from alphacut.http.services import ServicesDep
 
@@ -19,16 +18,21 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The model is loaded and the server takes requests",
-            responses={503: {"description": "Not ready yet"}})
+            responses={503: {"description": "Not ready yet (starting or shutting down)"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
+    """Ready means this process can serve: the model is loaded and it is not shutting
+    down. The shared store's state is reported, not judged: a Redis outage hits every
+    server of a fleet at once, so failing readiness for it would empty the load
+    balancer's pool; each request answers its own 503 instead."""
     if not services.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
     try:
         await services.offload(services.store.ping)
     except StorageUnavailable:
-        return JSONResponse({"status": "store unavailable", "error": STORE_UNAVAILABLE},
-                            status_code=503)
-    return JSONResponse({"status": "ready", "model": services.settings.model})
+        store = "unavailable"
+    else:
+        store = "ok"
+    return JSONResponse({"status": "ready", "model": services.settings.model, "store": store})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
