@@ -273,6 +273,9 @@ def test_contact_shadow_lies_below_the_subject() -> None:
     assert not shadow[:SUBJECT.top + SUBJECT.height // 2].any()
     assert (shadow[SUBJECT.bottom, SUBJECT.left:SUBJECT.right] > 0).all()
     assert abs(int(shadow.max()) - 60 * 255 / 100) <= 1
+    # The box compose already measured gives the same shadow (it is not measured twice).
+    measured = layout.subject_box(standing())
+    assert (layout.contact_shadow(standing(), 60, 6, measured) == shadow).all()
     # Under the subject's columns only, give or take the blur (3 sigma = 9 px).
     assert not shadow[:, :SUBJECT.left - 10].any() and not shadow[:, SUBJECT.right + 10:].any()
 

@@ -56,7 +56,8 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, options: RemovalOptions,
         rgb, alpha = np.ascontiguousarray(moved[..., :3]), np.ascontiguousarray(moved[..., 3])
     box = layout.subject_box(alpha)
     if options.shadow and box is not None:
-        shadow = layout.contact_shadow(alpha, options.shadow_opacity, options.shadow_softness)
+        shadow = layout.contact_shadow(alpha, options.shadow_opacity, options.shadow_softness,
+                                       box)
         rgb, alpha = layout.under(rgb, alpha, shadow)
     return Composed(_finish(rgb, alpha, options, background), box)
 

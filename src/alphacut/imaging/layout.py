@@ -227,7 +227,8 @@ def _scaled(rgb: np.ndarray, alpha: np.ndarray,
     return out_rgb, out_alpha
 
 
-def contact_shadow(alpha: np.ndarray, opacity: int, softness: int | None) -> np.ndarray:
+def contact_shadow(alpha: np.ndarray, opacity: int, softness: int | None,
+                   box: Box | None = None) -> np.ndarray:
     """A soft contact shadow's alpha (uint8, ``alpha``'s shape), to lay under the subject.
 
     The silhouette squashed vertically: each column's share of subject (in the
@@ -240,7 +241,7 @@ def contact_shadow(alpha: np.ndarray, opacity: int, softness: int | None) -> np.
     canvas's edge clips it. No subject or opacity 0: all zeros.
     """
     out = np.zeros_like(alpha)
-    box = subject_box(alpha)
+    box = box or subject_box(alpha)  # the caller's, when it has measured it already
     if box is None or opacity <= 0:
         return out
     soft = max(1, round(SOFTNESS_SHARE * box.width)) if softness is None else max(0, softness)

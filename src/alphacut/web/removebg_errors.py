@@ -24,13 +24,12 @@ from alphacut.errors import (
     KeyAndToken,
     MonthlyLimitReached,
     MultipleValidationErrors,
-    NoImage,
     OutputTooLarge,
     RateLimited,
     SideTooLarge,
     UnsupportedExtension,
 )
-from alphacut.errors.removebg import MissingSource, RemoveBgRefusal
+from alphacut.errors.removebg import RemoveBgRefusal
 from alphacut.http.errors import error_headers, log_error, public_message, status_of
 from alphacut.imaging.sniff import ALL_KINDS
 
@@ -70,8 +69,6 @@ def field_entry(field: str, message: str, code: str | None = None) -> dict[str, 
 
 def removebg_error(err: AlphacutError, key_sent: bool) -> tuple[int, list[dict[str, str]]]:
     """The status and ``errors`` list of one refusal."""
-    if isinstance(err, NoImage):
-        err = MissingSource()
     if isinstance(err, RemoveBgRefusal):
         return 400, [entry(err.code, err.title, err.detail)]
     if isinstance(err, InvalidField):
