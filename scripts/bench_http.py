@@ -2,10 +2,17 @@
 
 Both servers get the same 2 MP JPEGs and answer PNG with the same u2netp file.
 For each concurrency level the two are measured back to back: requests/s,
-p50/p95/p99 latency, errors, peak RSS (server process tree), response size.
-Then the ratios and the targets of the HTTP issue are printed as PASS/FAIL.
+p50/p95/p99 latency, errors, peak RSS (server process tree), response size, and the
+CPU seconds per request of each server's whole process tree (utime + stime from /proc,
+sampled before and after the level, divided by the requests answered). Then the ratios
+and the targets of the HTTP and runtimes issues are printed as PASS/FAIL.
 
     .venv/bin/python scripts/bench_http.py [--levels 1,2,4,8] [--requests 40] [--soak 0]
+        [--providers openvino] [--precision bf16] [--strict]
+
+Our server (and the in-process bound) inherit ALPHACUT_PROVIDERS / ALPHACUT_PRECISION;
+--providers / --precision set them for those only. The report names the provider and
+precision our server says it runs on (GET /readyz).
 
 With --fleet: two alphacut servers on one Redis behind Debian's nginx against one server
 behind the same nginx, same load (the highest level), and the scaling ratio
@@ -21,6 +28,7 @@ import argparse
 import asyncio
 import io
 import json
+import math
 import os
 import shutil
 import statistics
@@ -31,9 +39,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
+from proctree import tree_cpu, tree_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PY = ROOT / ".venv-bench" / "bin"
@@ -57,6 +67,11 @@ class Run:
     bytes_out: list[int] = field(default_factory=list)
     wall: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds of the server's process tree during the run."""
+    left_tree: frozenset[int] = frozenset()
+    """Processes of the tree that exited during the run (their CPU counts only if a
+    member reaped them)."""
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -65,6 +80,10 @@ class Run:
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.wall if self.wall else 0.0
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu_s / len(self.latencies) if self.latencies else float("nan")
 
 
 def make_inputs() -> list[bytes]:
@@ -75,25 +94,6 @@ def make_inputs() -> list[bytes]:
         photo.resize(SIZE_2MP, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=90)
         images.append(buffer.getvalue())
     return images
-
-
-def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and its children, from /proc."""
-    total = 0
-    pids = [pid]
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-        pids += [int(p) for p in children.stdout.split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def wait_ready(url: str, timeout: float = 120) -> None:
@@ -164,15 +164,19 @@ async def load(server: Server, images: list[bytes], concurrency: int, total: int
 
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        cpu_before = tree_cpu(server.process.pid)
         began = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         run.wall = time.perf_counter() - began
+        cpu_after = tree_cpu(server.process.pid)
+    run.cpu_s = cpu_after.seconds - cpu_before.seconds
+    run.left_tree = cpu_before.pids - cpu_after.pids
     stop.set()
     sampler.join()
     return run
 
 
-def core_bound(images: list[bytes]) -> float:
+def core_bound(images: list[bytes], env: dict[str, str]) -> float:
     """Images/s the machine can do in-process with every core busy (the 2-core bound)."""
     code = f"""
 import time, sys
@@ -197,7 +201,7 @@ print(n / (time.perf_counter() - started))
             path.write_bytes(data)
             paths.append(str(path))
         out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, *paths],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -207,14 +211,26 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40, help="requests per level and side")
     parser.add_argument("--soak", type=int, default=0, help="extra alphacut-only requests at c=8")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--providers", help="ALPHACUT_PROVIDERS for our server(s) and the in-process bound, "
+        "e.g. openvino or cuda,cpu (default: inherited from the environment, else cpu)")
+    parser.add_argument(
+        "--precision", help="ALPHACUT_PRECISION for our server(s) and the in-process bound: "
+        "fp32, bf16 or auto (default: inherited from the environment, else fp32)")
     parser.add_argument("--fleet", action="store_true",
                         help="two servers behind nginx vs one, at the highest level")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     images = make_inputs()
+    ours = dict(os.environ)
+    for name, value in (("ALPHACUT_PROVIDERS", args.providers),
+                        ("ALPHACUT_PRECISION", args.precision)):
+        if value is not None:
+            ours[name] = value
     if args.fleet:
-        return fleet_main(images, max(levels), args.requests, args.json)
-    env = dict(os.environ)
+        passed = fleet_main(images, max(levels), args.requests, args.json, ours)
+        return 2 if passed is None else int(args.strict and not passed)
     models_dir = Path(subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
          "from alphacut.settings import Settings; print(Settings().models_dir)"],
@@ -225,93 +241,157 @@ def main() -> int:
     bounds: list[float] = []
     results: dict[str, dict[int, Run]] = {"alphacut": {}, "rembg": {}}
     data_dir = tempfile.mkdtemp(prefix="alphacut-bench-")
-    servers = [start_alphacut(7401, env, data_dir)]
+    servers = [start_alphacut(7401, ours, data_dir)]
+    runs_on = server_runtime(7401)
     if (BENCH_PY / "rembg").exists():
-        servers.append(start_rembg(7402, env, models_dir))
+        servers.append(start_rembg(7402, dict(os.environ), models_dir))
     else:
         print("rembg bench env missing: run `make bench-env`", file=sys.stderr)
     try:
         for server in servers:  # warm both
             asyncio.run(load(server, images, 1, 2))
         for level in levels:
-            bounds.append(core_bound(images))
+            bounds.append(core_bound(images, ours))
             for server in servers:
                 results[server.name][level] = asyncio.run(
                     load(server, images, level, max(args.requests, 2 * level)))
-        bounds.append(core_bound(images))
+        bounds.append(core_bound(images, ours))
         soak = asyncio.run(load(servers[0], images, 8, args.soak)) if args.soak else None
     finally:
         for server in servers:
             server.process.terminate()
             server.process.wait(timeout=30)
-    report(results, levels, bounds, soak, args.json)
-    return 0
+    passed = report(results, levels, bounds, soak, runs_on, args.json)
+    return int(args.strict and not passed)
+
+
+def server_runtime(port: int) -> dict[str, dict[str, str]]:
+    """The provider and precision of each model our server has loaded, as /readyz says."""
+    ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()
+    return {"providers": ready.get("providers", {}), "precision": ready.get("precision", {})}
+
+
+def _describe_runtime(runs_on: dict[str, dict[str, str]]) -> str:
+    providers, precision = runs_on["providers"], runs_on["precision"]
+    return ", ".join(f"{name} on {provider} ({precision.get(name, '?')})"
+                     for name, provider in providers.items()) or "not reported by /readyz"
+
+
+def _round(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(value, digits)  # NaN: nothing answered
+
+
+def level_row(level: int, ours: Run, theirs: Run | None, around: float) -> dict[str, Any]:
+    """One concurrency level's figures, as printed and as --json gives them."""
+    return {
+        "concurrency": level,
+        "alphacut_rps": round(ours.rps, 2),
+        "rembg_rps": round(theirs.rps, 2) if theirs else None,
+        "ratio_rps": round(ours.rps / theirs.rps, 2) if theirs and theirs.rps else None,
+        "alphacut_p50": round(ours.pct(0.5), 3), "alphacut_p95": round(ours.pct(0.95), 3),
+        "alphacut_p99": round(ours.pct(0.99), 3),
+        "rembg_p50": round(theirs.pct(0.5), 3) if theirs else None,
+        "rembg_p95": round(theirs.pct(0.95), 3) if theirs else None,
+        "rembg_p99": round(theirs.pct(0.99), 3) if theirs else None,
+        "errors": [ours.errors, theirs.errors if theirs else None],
+        "alphacut_rss_mb": round(ours.peak_rss_mb), "rembg_rss_mb":
+            round(theirs.peak_rss_mb) if theirs else None,
+        "alphacut_kb": round(statistics.mean(ours.bytes_out) / 1024) if ours.bytes_out else 0,
+        "rembg_kb": round(statistics.mean(theirs.bytes_out) / 1024)
+            if theirs and theirs.bytes_out else None,
+        "core_bound_rps": round(around, 2),
+        "of_core_bound": round(ours.rps / around, 2),
+        "alphacut_cpu_s_per_req": _round(ours.cpu_per_request, 3),
+        "rembg_cpu_s_per_req": _round(theirs.cpu_per_request, 3) if theirs else None,
+    }
+
+
+def left_tree_notes(results: dict[str, dict[int, Run]]) -> list[str]:
+    """A process that left a server's tree mid-level may have taken CPU with it."""
+    return [f"{name}, c={level}: processes {sorted(run.left_tree)} left the server's tree "
+            "during the level; their CPU counts only if a member of the tree reaped them"
+            for name, runs in results.items() for level, run in runs.items() if run.left_tree]
 
 
 def report(results: dict[str, dict[int, Run]], levels: list[int], bounds: list[float],
-           soak: Run | None, as_json: bool) -> None:
+           soak: Run | None, runs_on: dict[str, dict[str, str]], as_json: bool) -> bool:
+    """Print the table and the targets (or the JSON); True when every target passes."""
     bound = statistics.mean(bounds)
-    rows = []
-    for index, level in enumerate(levels):
-        around = statistics.mean(bounds[index:index + 2])
-        ours, theirs = results["alphacut"][level], results["rembg"].get(level)
-        rows.append({
-            "concurrency": level,
-            "alphacut_rps": round(ours.rps, 2),
-            "rembg_rps": round(theirs.rps, 2) if theirs else None,
-            "ratio_rps": round(ours.rps / theirs.rps, 2) if theirs and theirs.rps else None,
-            "alphacut_p50": round(ours.pct(0.5), 3), "alphacut_p95": round(ours.pct(0.95), 3),
-            "alphacut_p99": round(ours.pct(0.99), 3),
-            "rembg_p50": round(theirs.pct(0.5), 3) if theirs else None,
-            "rembg_p95": round(theirs.pct(0.95), 3) if theirs else None,
-            "rembg_p99": round(theirs.pct(0.99), 3) if theirs else None,
-            "errors": [ours.errors, theirs.errors if theirs else None],
-            "alphacut_rss_mb": round(ours.peak_rss_mb), "rembg_rss_mb":
-                round(theirs.peak_rss_mb) if theirs else None,
-            "alphacut_kb": round(statistics.mean(ours.bytes_out) / 1024) if ours.bytes_out else 0,
-            "rembg_kb": round(statistics.mean(theirs.bytes_out) / 1024)
-                if theirs and theirs.bytes_out else None,
-            "core_bound_rps": round(around, 2),
-            "of_core_bound": round(ours.rps / around, 2),
-        })
-    summary = {"core_bound_rps": round(bound, 2),
-               "core_bound_each": [round(b, 2) for b in bounds], "levels": rows}
+    rows = [level_row(level, results["alphacut"][level], results["rembg"].get(level),
+                      statistics.mean(bounds[index:index + 2]))
+            for index, level in enumerate(levels)]
+    checked = targets(rows, soak)
+    notes = left_tree_notes(results)
+    summary: dict[str, Any] = {"core_bound_rps": round(bound, 2),
+                               "core_bound_each": [round(b, 2) for b in bounds], "levels": rows,
+                               "alphacut_runtime": runs_on}
     if soak:
         summary["soak"] = {"requests": len(soak.latencies), "errors": soak.errors,
                            "peak_rss_mb": round(soak.peak_rss_mb), "rps": round(soak.rps, 2)}
+    summary["targets"] = [{"name": name, "passed": ok} for name, ok in checked]
+    summary["notes"] = notes
     if as_json:
         print(json.dumps(summary, indent=2))
-        return
+        return all(ok for _, ok in checked)
+    print(f"alphacut server runs: {_describe_runtime(runs_on)}")
     print(f"2-core bound (in-process, all cores busy): {bound:.2f} images/s at 2 MP "
           f"(measured before each level and after the last: "
           f"{', '.join(f'{b:.2f}' for b in bounds)})\n")
-    head = ("c", "ours rps", "rembg rps", "x", "ours p50/p95/p99 s", "rembg p50/p95/p99 s",
-            "err", "RSS MB ours/rembg", "KB ours/rembg", "bound", "of bound")
+    head = ("c", "ours rps", "rembg rps", "x", "CPU s/req ours/rembg", "ours p50/p95/p99 s",
+            "rembg p50/p95/p99 s", "err", "RSS MB ours/rembg", "KB ours/rembg", "bound",
+            "of bound")
     print(" | ".join(head))
     for r in rows:
         print(" | ".join(str(v) for v in (
             r["concurrency"], r["alphacut_rps"], r["rembg_rps"], r["ratio_rps"],
+            f'{r["alphacut_cpu_s_per_req"]}/{r["rembg_cpu_s_per_req"]}',
             f'{r["alphacut_p50"]}/{r["alphacut_p95"]}/{r["alphacut_p99"]}',
             f'{r["rembg_p50"]}/{r["rembg_p95"]}/{r["rembg_p99"]}', r["errors"],
             f'{r["alphacut_rss_mb"]}/{r["rembg_rss_mb"]}', f'{r["alphacut_kb"]}/{r["rembg_kb"]}',
             r["core_bound_rps"], r["of_core_bound"])))
     print()
+    for name, ok in checked:
+        verdict(name, ok)
+    for note in notes:
+        print(f"note: {note}")
+    return all(ok for _, ok in checked)
+
+
+RUNTIMES_MIN_RATIO = 2.0
+"""The runtimes issue: at least 2x rembg's requests/s at every level..."""
+RUNTIMES_MAX_RSS_MB = 1000
+"""... with our server's process tree under 1 GB."""
+
+
+def targets(rows: list[dict[str, Any]], soak: Run | None) -> list[tuple[str, bool]]:
+    """Each target of the HTTP and runtimes issues, with whether it passed."""
+    found: list[tuple[str, bool]] = []
     for r in rows:
         c = r["concurrency"]
         if r["ratio_rps"] is not None:
-            verdict(f"c={c}: >= 1.4x rembg requests/s ({r['ratio_rps']}x)", r["ratio_rps"] >= 1.4)
-            verdict(f"c={c}: lower p95 than rembg", r["alphacut_p95"] < r["rembg_p95"])
+            found += [
+                (f"c={c}: >= 1.4x rembg requests/s ({r['ratio_rps']}x)", r["ratio_rps"] >= 1.4),
+                (f"c={c}: lower p95 than rembg", r["alphacut_p95"] < r["rembg_p95"]),
+                (f"c={c}: runtimes issue: >= {RUNTIMES_MIN_RATIO}x rembg requests/s "
+                 f"({r['ratio_rps']}x; CPU s/req ours {r['alphacut_cpu_s_per_req']}, "
+                 f"rembg {r['rembg_cpu_s_per_req']})", r["ratio_rps"] >= RUNTIMES_MIN_RATIO),
+            ]
         if c >= 2:
-            verdict(f"c={c}: >= 90% of the core bound ({r['of_core_bound']:.0%})",
-                    r["of_core_bound"] >= 0.9)
-        verdict(f"c={c}: zero errors", r["errors"][0] == 0)
+            found.append((f"c={c}: >= 90% of the core bound ({r['of_core_bound']:.0%})",
+                          r["of_core_bound"] >= 0.9))
+        found += [
+            (f"c={c}: zero errors", r["errors"][0] == 0),
+            (f"c={c}: runtimes issue: peak RSS < {RUNTIMES_MAX_RSS_MB} MB "
+             f"({r['alphacut_rss_mb']} MB)", r["alphacut_rss_mb"] < RUNTIMES_MAX_RSS_MB),
+        ]
     c8 = next((r for r in rows if r["concurrency"] == 8), None)
     if c8:
-        verdict(f"peak RSS at c=8 under 1 GB ({c8['alphacut_rss_mb']} MB)",
-                c8["alphacut_rss_mb"] < 1024)
+        found.append((f"peak RSS at c=8 under 1 GB ({c8['alphacut_rss_mb']} MB)",
+                      c8["alphacut_rss_mb"] < 1024))
     if soak:
-        verdict(f"soak: {len(soak.latencies)} requests, {soak.errors} errors, "
-                f"peak RSS {soak.peak_rss_mb:.0f} MB", soak.errors == 0)
+        found.append((f"soak: {len(soak.latencies)} requests, {soak.errors} errors, "
+                      f"peak RSS {soak.peak_rss_mb:.0f} MB", soak.errors == 0))
+    return found
 
 
 FLEET_NGINX_CONF = """\
@@ -359,17 +439,19 @@ def start_nginx(prefix: Path, first: int, second: int, single: int, fleet: int,
     return process
 
 
-def fleet_main(images: list[bytes], concurrency: int, requests: int, as_json: bool) -> int:
-    """Two servers on one Redis behind nginx against one server behind the same nginx."""
+def fleet_main(images: list[bytes], concurrency: int, requests: int, as_json: bool,
+               ours: dict[str, str]) -> bool | None:
+    """Two servers on one Redis behind nginx against one server behind the same nginx.
+    Whether every target passed; None when nginx or redis-server is missing."""
     redis_server = shutil.which("redis-server")
     if redis_server is None or not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         print("--fleet needs nginx and redis-server: run `make test-deps`", file=sys.stderr)
-        return 2
+        return None
     tmp = Path(tempfile.mkdtemp(prefix="alphacut-bench-fleet-"))
     redis = subprocess.Popen([redis_server, "--port", "7419", "--bind", "127.0.0.1",
                               "--save", "", "--appendonly", "no", "--dir", str(tmp)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ) | {"ALPHACUT_STORE_URL": "redis://127.0.0.1:7419/0",
+    env = ours | {"ALPHACUT_STORE_URL": "redis://127.0.0.1:7419/0",
                               "ALPHACUT_SECRET_KEY": "bench-fleet-secret-0123456789abcdef"}
     processes: list[subprocess.Popen[bytes]] = [redis]
     try:
@@ -390,11 +472,10 @@ def fleet_main(images: list[bytes], concurrency: int, requests: int, as_json: bo
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=30)
-    fleet_report(runs, concurrency, as_json)
-    return 0
+    return fleet_report(runs, concurrency, as_json)
 
 
-def fleet_report(runs: dict[str, Run], concurrency: int, as_json: bool) -> None:
+def fleet_report(runs: dict[str, Run], concurrency: int, as_json: bool) -> bool:
     single, fleet = runs["single"], runs["fleet"]
     ratio = fleet.rps / single.rps if single.rps else float("nan")
     summary = {"concurrency": concurrency, "cores": os.cpu_count(),
@@ -403,16 +484,18 @@ def fleet_report(runs: dict[str, Run], concurrency: int, as_json: bool) -> None:
                "p95": round(run.pct(0.95), 3), "errors": run.errors,
                "requests": len(run.latencies) + run.errors}
         for name, run in runs.items()}
+    no_errors = single.errors == 0 and fleet.errors == 0
     if as_json:
         print(json.dumps(summary, indent=2))
-        return
+        return no_errors
     print(f"fleet: 2 servers on one Redis behind nginx vs 1 server behind the same nginx, "
           f"c={concurrency}, {os.cpu_count()} cores, 2 MP JPEG -> PNG")
     print("side | rps | p50/p95 s | errors")
     for name, run in runs.items():
         print(f"{name} | {run.rps:.2f} | {run.pct(0.5):.3f}/{run.pct(0.95):.3f} | {run.errors}")
     print(f"scaling ratio (fleet rps / single rps): {ratio:.2f}")
-    verdict("fleet: zero errors", single.errors == 0 and fleet.errors == 0)
+    verdict("fleet: zero errors", no_errors)
+    return no_errors
 
 
 def verdict(text: str, ok: bool) -> None:

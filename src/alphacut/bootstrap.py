@@ -16,6 +16,7 @@ from alphacut.engine.config import Downloads, EngineConfig, EnginePools
 from alphacut.engine.onnx import Threads
 from alphacut.engine.pipeline import Engine
 from alphacut.engine.runner import Runner
+from alphacut.engine.runtimes import RuntimeConfig
 from alphacut.imaging.encode import EncodeSettings
 from alphacut.imaging.sniff import Limits
 from alphacut.secret import Secret, resolve_secret
@@ -86,6 +87,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_resident_models=settings.max_resident_models,
         threads=Threads(settings.intra_op_threads, settings.inter_op_threads,
                         settings.adaptive_threads),
+        runtime=RuntimeConfig(tuple(settings.providers.split(",")), settings.precision,
+                              settings.require_provider),
         refine=settings.refine,
         decontaminate=settings.decontaminate,
         tta=settings.tta,

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from alphacut import bootstrap
 from alphacut.bootstrap import Services
 from alphacut.engine.pipeline import Engine
+from alphacut.errors import AlphacutError
 from alphacut.http.errors import install_error_handlers
 from alphacut.http.metrics import Metrics
 from alphacut.http.middleware import RequestContext
@@ -62,9 +63,14 @@ def create_app(services: Services | Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load and warm the model before reporting ready; off the loop, it takes a while.
-        await asyncio.get_running_loop().run_in_executor(None, _start_engine, built.engine)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, _start_engine, built.engine)
+        except AlphacutError as err:  # a missing model, a required provider absent...
+            log.error("alphacut cannot start: %s", err.message)
+            raise
         built.ready = True
-        log.info("alphacut ready (model %s)", built.settings.model)
+        log.info("alphacut ready (model %s); runs on: %s", built.settings.model, ", ".join(
+            f"{name} {where.describe()}" for name, where in built.engine.placements().items()))
         try:
             yield
         finally:

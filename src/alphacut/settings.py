@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alphacut.cpus import available_cpus
 from alphacut.domain.billing import PlanPrice
+from alphacut.engine.provider_names import PROVIDERS, parse_providers
 
 
 def _default_threads() -> int:
@@ -73,13 +74,54 @@ class Settings(BaseSettings):
     )
     intra_op_threads: int = Field(
         default_factory=_default_threads,
-        description="ONNX Runtime threads inside one inference (default: CPU count).",
+        description="Threads inside one inference on a CPU provider (ONNX Runtime's "
+        "intra-op threads; OpenVINO's INFERENCE_NUM_THREADS; default: CPU count).",
     )
-    inter_op_threads: int = Field(1, description="ONNX Runtime threads across graph nodes.")
+    inter_op_threads: int = Field(1, description="ONNX Runtime threads across graph nodes "
+                                  "(OpenVINO runs one stream per compiled model).")
     adaptive_threads: bool = Field(
         True,
         description="A lone image uses every intra-op thread; concurrent images one each.",
     )
+    providers: str = Field(
+        "cpu", description="Execution providers to try, in order, for every model: a comma "
+        "list of cuda, tensorrt, openvino, coreml, directml, rocm, cpu. The first that loads "
+        "and runs a model is used; one not listed is never used (add `,cpu` to allow the "
+        "CPU as a fallback). docs/runtimes.md."
+    )
+    require_provider: str | None = Field(
+        None, description="If set (e.g. `cuda`), start-up fails when this provider cannot "
+        "run the default model and every cascade model, and a model loaded later on another "
+        "provider is refused (503): no silent fallback."
+    )
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="Inference precision on the openvino provider: fp32; bf16 (on a "
+        "CPU with native bf16, else fp32 with a warning); auto (bf16 only where the CPU has "
+        "it and the model's bf16 plan passed the quality gate). docs/runtimes.md."
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _valid_providers(cls, value: str) -> str:
+        return ",".join(parse_providers(value))
+
+    @field_validator("require_provider", mode="before")
+    @classmethod
+    def _valid_required(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower() or None
+        if value is not None and value not in PROVIDERS:
+            raise ValueError(f"ALPHACUT_REQUIRE_PROVIDER: unknown provider {str(value)[:40]!r}; "
+                             f"known: {', '.join(PROVIDERS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _required_is_listed(self) -> Settings:
+        if self.require_provider and self.require_provider not in self.providers.split(","):
+            raise ValueError(f"ALPHACUT_REQUIRE_PROVIDER={self.require_provider} is not in "
+                             f"ALPHACUT_PROVIDERS={self.providers}")
+        return self
+
     refine: bool = Field(
         True, description="Refine the upscaled mask's edges against the full-size image "
         "(docs/quality.md); off = rembg's plain mask."

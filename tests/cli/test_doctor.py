@@ -82,8 +82,39 @@ def test_text_output_names_every_check(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("ALPHACUT_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 0
-    names = ["settings", "python", "secret key", "onnxruntime", "model", "store",
+    names = ["settings", "python", "secret key", "onnxruntime", "providers", "model", "store",
              "web app mail", "admin API"]
     lines = result.output.splitlines()
     assert [re.split(r"\s{2,}", line)[1] for line in lines] == names
     assert f"OK    model         {Settings().model} at" in result.output
+
+
+def test_the_provider_in_use_is_reported(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    code, report = doctor(monkeypatch, tmp_path, providers="openvino,cpu")
+    checks = by_name(report)
+    assert code == 0
+    assert "loaded on openvino (fp32, openvino " in checks["model"]["detail"]
+    assert checks["providers"]["status"] == "OK"
+    assert checks["providers"]["detail"].startswith(
+        "ALPHACUT_PROVIDERS=openvino,cpu, ALPHACUT_PRECISION=fp32: openvino: available")
+
+
+def test_an_absent_provider_warns_and_a_required_one_fails(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    code, report = doctor(monkeypatch, tmp_path, providers="tensorrt,cpu")
+    checks = by_name(report)
+    assert code == 0
+    assert checks["providers"]["status"] == "WARN"
+    assert "tensorrt: not in this onnxruntime build: onnxruntime-gpu" in \
+        checks["providers"]["detail"]
+    assert checks["model"]["status"] == "WARN"
+    assert "loaded on cpu (fp32, onnxruntime " in checks["model"]["detail"]
+    assert "skipped tensorrt: TensorrtExecutionProvider is not in this onnxruntime" in \
+        checks["model"]["detail"]
+    code, report = doctor(monkeypatch, tmp_path, providers="tensorrt,cpu",
+                          require_provider="tensorrt")
+    assert code == 1
+    assert by_name(report)["model"]["status"] == "FAIL"
+    assert "ALPHACUT_REQUIRE_PROVIDER=tensorrt: model 'u2netp' would run on cpu" in \
+        by_name(report)["model"]["detail"]

@@ -49,7 +49,8 @@ def test_reference_pages_use_only_local_assets(client: httpx.Client) -> None:
 def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready", "model": "u2netp",
-                                            "store": "ok"}
+                                            "store": "ok", "providers": {"u2netp": "cpu"},
+                                            "precision": {"u2netp": "fp32"}}
 
 
 def test_a_redis_outage_fails_requests_not_readiness(served: Serve, tmp_path: Path) -> None:
@@ -67,7 +68,8 @@ def test_a_redis_outage_fails_requests_not_readiness(served: Serve, tmp_path: Pa
     finally:
         redis.stop()
     assert (ready.status_code, ready.json()) == (
-        200, {"status": "ready", "model": "u2netp", "store": "unavailable"})
+        200, {"status": "ready", "model": "u2netp", "store": "unavailable",
+              "providers": {"u2netp": "cpu"}, "precision": {"u2netp": "fp32"}})
     assert reply.status_code == 503
     assert reply.json()["error"] == STORE_UNAVAILABLE
 

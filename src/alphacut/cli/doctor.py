@@ -71,8 +71,11 @@ def _model(settings: Settings) -> Check:
     except AlphacutError as err:
         return Check("model", FAIL, f"{spec.name}: {err.message}")
     took = (time.perf_counter() - started) * 1000
-    return Check("model", OK, f"{spec.name} at {path}, checksum verified, "
-                 f"loaded and ran once in {took:.0f} ms")
+    where = engine.placements()[spec.name]
+    skipped = f"; skipped {'; '.join(where.skipped)}" if where.skipped else ""
+    return Check("model", WARN if where.skipped else OK,
+                 f"{spec.name} at {path}, checksum verified, loaded on {where.describe()} "
+                 f"and ran once in {took:.0f} ms{skipped}")
 
 
 def _runtime() -> Check:
@@ -80,6 +83,25 @@ def _runtime() -> Check:
 
     providers = ", ".join(onnxruntime.get_available_providers())
     return Check("onnxruntime", OK, f"{onnxruntime.__version__}; providers: {providers}")
+
+
+def _providers(settings: Settings) -> Check:
+    """The providers ALPHACUT_PROVIDERS lists, each with whether it can run here."""
+    from alphacut.engine import runtimes
+
+    found = runtimes.report()
+    listed = settings.providers.split(",")
+    usable = [name for name in listed if found[name].startswith("available")]
+    detail = "; ".join(f"{name}: {found[name]}" for name in listed)
+    others = [name for name in runtimes.PROVIDERS
+              if name not in listed and found[name].startswith("available")]
+    if others:
+        detail += f"; also here, not listed: {', '.join(others)}"
+    detail = (f"ALPHACUT_PROVIDERS={settings.providers}, ALPHACUT_PRECISION="
+              f"{settings.precision}: {detail}")
+    if not usable:
+        return Check("providers", FAIL, detail)
+    return Check("providers", OK if usable == listed else WARN, detail)
 
 
 def _store(settings: Settings) -> Check:
@@ -119,7 +141,8 @@ def _admin(settings: Settings) -> Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     steps: list[Callable[[], Check]] = [
-        _python, lambda: _secrets(settings), _runtime, lambda: _model(settings),
+        _python, lambda: _secrets(settings), _runtime, lambda: _providers(settings),
+        lambda: _model(settings),
         lambda: _store(settings), lambda: _mail(settings), lambda: _admin(settings),
     ]
     return [step() for step in steps]

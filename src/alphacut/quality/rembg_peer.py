@@ -8,9 +8,10 @@ module level, since alphacut is not installed in that environment; rembg is
 imported only there.
 
 Protocol: one JSON request per stdin line, ``{"image": path, "out": path or
-null}``; one JSON reply per line: the seconds ``remove(bytes)`` took, the output's
-bytes, format and mode, and with ``out`` the output file written there as rembg
-returned it. The first line, sent once rembg is loaded, gives its versions.
+null}``; one JSON reply per line: the seconds ``remove(bytes)`` took and its CPU
+seconds (``cpu_s``), the output's bytes, format and mode, and with ``out`` the output
+file written there as rembg returned it. The first line, sent once rembg is loaded,
+gives its versions.
 """
 
 from __future__ import annotations
@@ -148,13 +149,13 @@ def serve(model: str, model_file: Path, checksum: str, requests: IO[str], replie
     for line in requests:
         request = json.loads(line)
         data = Path(request["image"]).read_bytes()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = remove(data)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         image = Image.open(io.BytesIO(out))
         if request.get("out"):
             Path(request["out"]).write_bytes(out)
-        reply = {"seconds": seconds, "bytes": len(out), "format": image.format,
+        reply = {"seconds": seconds, "cpu_s": cpu, "bytes": len(out), "format": image.format,
                  "mode": image.mode}
         print(json.dumps(reply), file=replies, flush=True)
 

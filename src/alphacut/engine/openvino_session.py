@@ -1,0 +1,116 @@
+"""OpenVINO as a runtime, through the separate ``openvino`` package (``alphacut[openvino]``;
+never onnxruntime-openvino, which conflicts with onnxruntime and lags it).
+
+One compiled model per session; concurrent images each borrow an infer request of their
+own (a request is not safe to share between threads, the compiled model is)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alphacut.engine.ort_session import ProviderUnavailable
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one model runs in bf16. Only ``bf16`` exists: every node the CPU plugin can
+    lower runs in bf16. Mixed plans (some nodes kept in fp32) are measured by
+    ``scripts/precision_plans.py`` and join here only once one passes the quality gate
+    (docs/runtimes.md, docs/benchmarks.md)."""
+
+    name: str = "bf16"
+
+
+def installed() -> bool:
+    try:
+        return importlib.util.find_spec("openvino") is not None
+    except ValueError:  # an entry without a spec in sys.modules: blocked, not importable
+        return False
+
+
+def ensure_installed() -> None:
+    if not installed():
+        raise ProviderUnavailable(
+            "the openvino package is not installed (pip install 'alphacut[openvino]')")
+
+
+@functools.cache
+def _core() -> Any:
+    import openvino
+
+    return openvino.Core()
+
+
+def version() -> str:
+    import openvino
+
+    return str(openvino.__version__).split("-")[0]
+
+
+def capabilities() -> tuple[str, ...]:
+    """What this CPU computes natively, as OpenVINO reads it (``BF16`` where the CPU has
+    AVX-512 BF16 or AMX)."""
+    return tuple(_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def has_bf16() -> bool:
+    return installed() and "BF16" in capabilities()
+
+
+class OpenVinoSession:
+    def __init__(self, compiled: Any) -> None:
+        self._compiled = compiled
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int:
+        return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
+
+    @property
+    def precision(self) -> str:
+        """The inference precision the CPU plugin settled on: "bf16" or "fp32"."""
+        hint = str(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+        return "bf16" if "bf16" in hint else "fp32"
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        with self._lock:
+            request = self._idle.pop() if self._idle else self._compiled.create_infer_request()
+        try:
+            request.infer({0: tensor})
+            output = np.array(request.get_output_tensor(0).data, copy=True)
+        finally:
+            with self._lock:
+                self._idle.append(request)
+        return output
+
+
+def open_session(path: Path, threads: int, plan: Plan | None) -> OpenVinoSession:
+    """The model compiled for the CPU in fp32, or in bf16 by ``plan`` (the caller asks for
+    bf16 only where :func:`has_bf16`). fp32 is asked for explicitly: with no hint, a CPU
+    with native bf16 runs bf16 by default."""
+    ensure_installed()
+    core = _core()
+    try:
+        model = core.read_model(str(path))
+        config = {
+            "INFERENCE_PRECISION_HINT": "f32" if plan is None else "bf16",
+            "INFERENCE_NUM_THREADS": max(1, threads),
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            # Several compiled models share the cores (adaptive threads, a cascade): pinning
+            # each one's threads to fixed cores would make them collide.
+            "ENABLE_CPU_PINNING": False,
+        }
+        compiled = core.compile_model(model, "CPU", config)
+    except Exception as exc:  # openvino raises RuntimeError subclasses of its own
+        raise ProviderUnavailable(f"OpenVINO {version()} could not compile the model: "
+                                  f"{exc}") from exc
+    return OpenVinoSession(compiled)
