@@ -12,9 +12,8 @@ For each size it measures, on the same machine and in the same run:
   worker process under its own environment (``.venv-bench``, made by
   ``scripts/bench-env``), loaded once, on the same ``u2netp.onnx`` file;
 * the CPU seconds each side spends per image: alphacut's process-wide
-  ``time.process_time()`` around each timed call (every thread), and the rembg
-  worker's utime + stime from /proc around each of its calls (the worker idles
-  between them);
+  ``time.process_time()`` around each timed call (every thread), and the same
+  inside rembg's worker around its ``remove`` (``cpu_s`` in its reply);
 * the output bytes of both sides, and each side's peak RSS on the 12 MP input,
   each in a fresh process.
 

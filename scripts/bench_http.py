@@ -3,8 +3,9 @@
 Both servers get the same 2 MP JPEGs and answer PNG with the same u2netp file.
 For each concurrency level the two are measured back to back: requests/s,
 p50/p95/p99 latency, errors, peak RSS (server process tree), response size, and the
-CPU seconds per request of each server's whole process tree (utime + stime from /proc,
-sampled before and after the level, divided by the requests answered). Then the ratios
+CPU seconds per request of each server's whole process tree (utime + stime, and the
+children's it has reaped, from /proc, sampled before and after the level, divided by the
+requests answered). Then the ratios
 and the targets of the HTTP and runtimes issues are printed as PASS/FAIL.
 
     .venv/bin/python scripts/bench_http.py [--levels 1,2,4,8] [--requests 40] [--soak 0]
@@ -360,7 +361,7 @@ def report(results: dict[str, dict[int, Run]], levels: list[int], bounds: list[f
 RUNTIMES_MIN_RATIO = 2.0
 """The runtimes issue: at least 2x rembg's requests/s at every level..."""
 RUNTIMES_MAX_RSS_MB = 1000
-"""... with our server's process tree under 1 GB."""
+"""... with our server's process tree under 1 GB (read strictly: 1000 MB)."""
 
 
 def targets(rows: list[dict[str, Any]], soak: Run | None) -> list[tuple[str, bool]]:

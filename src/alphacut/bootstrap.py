@@ -86,7 +86,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         allow_agpl_models=settings.allow_agpl_models,
         max_resident_models=settings.max_resident_models,
         threads=Threads(settings.intra_op_threads, settings.inter_op_threads,
-                        settings.adaptive_threads),
+                        settings.adaptive_threads, settings.max_concurrency),
         runtime=RuntimeConfig(tuple(settings.providers.split(",")), settings.precision,
                               settings.require_provider),
         refine=settings.refine,

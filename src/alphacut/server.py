@@ -47,9 +47,13 @@ class AlphacutApp(FastAPI):
 
 def _start_engine(engine: Engine) -> None:
     """The cascade's models checked (installed, allowed: else no start), then the default
-    model, or every cascade model, loaded and warmed."""
+    model, or every cascade model, loaded and warmed. With ALPHACUT_REQUIRE_PROVIDER, a
+    default model outside the cascade is loaded once too, to check where it would run."""
     engine.check_cascade()
-    for name in engine.config.cascade or (None,):
+    config = engine.config
+    if config.runtime.require and config.cascade and config.model not in config.cascade:
+        engine.check_placement(None)
+    for name in config.cascade or (None,):
         engine.warm(name)
 
 
@@ -67,6 +71,7 @@ def create_app(services: Services | Settings) -> FastAPI:
             await asyncio.get_running_loop().run_in_executor(None, _start_engine, built.engine)
         except AlphacutError as err:  # a missing model, a required provider absent...
             log.error("alphacut cannot start: %s", err.message)
+            built.close()
             raise
         built.ready = True
         log.info("alphacut ready (model %s); runs on: %s", built.settings.model, ", ".join(

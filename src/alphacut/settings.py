@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         "intra-op threads; OpenVINO's INFERENCE_NUM_THREADS; default: CPU count).",
     )
     inter_op_threads: int = Field(1, description="ONNX Runtime threads across graph nodes "
-                                  "(OpenVINO runs one stream per compiled model).")
+                                  "(OpenVINO: not used; it runs one stream per image).")
     adaptive_threads: bool = Field(
         True,
         description="A lone image uses every intra-op thread; concurrent images one each.",
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_providers(cls, value: str) -> str:
         return ",".join(parse_providers(value))
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _normal_precision(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("require_provider", mode="before")
     @classmethod

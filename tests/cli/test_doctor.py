@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from alphacut.cli.main import cli
+from alphacut.engine import ort_session
 from alphacut.settings import Settings
 
 
@@ -100,6 +101,8 @@ def test_the_provider_in_use_is_reported(monkeypatch: pytest.MonkeyPatch,
         "ALPHACUT_PROVIDERS=openvino,cpu, ALPHACUT_PRECISION=fp32: openvino: available")
 
 
+@pytest.mark.skipif("tensorrt" in ort_session.available(),
+                    reason="this onnxruntime carries TensorRT")
 def test_an_absent_provider_warns_and_a_required_one_fails(monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     code, report = doctor(monkeypatch, tmp_path, providers="tensorrt,cpu")

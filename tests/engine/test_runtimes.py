@@ -205,8 +205,20 @@ def test_openvino_threads_follow_the_intra_op_setting() -> None:
     path = Settings().models_dir / MODELS["u2netp"].filename
     for threads in (1, 2):
         session = openvino_session.open_session(path, threads, None)
-        assert session.threads == threads
+        assert (session.threads, session.streams) == (threads, 1)
         assert session.precision == "fp32"
+    config = RuntimeConfig(("openvino",))
+    sessions = runtimes.open_sessions(MODELS["u2netp"], path, Threads(2, concurrent=2), config)
+    solo, shared = sessions.solo, sessions.shared
+    assert isinstance(solo, openvino_session.OpenVinoSession)
+    assert isinstance(shared, openvino_session.OpenVinoSession)
+    assert (solo.threads, solo.streams) == (2, 1)  # a lone image: every thread
+    assert (shared.threads, shared.streams) == (2, 2)  # concurrent images: one thread each
+    # One thread per image (or adaptive off): one model, a stream per concurrent image.
+    sessions = runtimes.open_sessions(MODELS["u2netp"], path, Threads(1, concurrent=2), config)
+    assert sessions.solo is sessions.shared
+    assert isinstance(sessions.solo, openvino_session.OpenVinoSession)
+    assert (sessions.solo.threads, sessions.solo.streams) == (2, 2)
 
 
 # --- precision -----------------------------------------------------------------------------
@@ -227,6 +239,32 @@ def test_auto_keeps_fp32_for_a_model_whose_plan_did_not_pass_the_gate(
     monkeypatch.setattr(runtimes, "GATED", frozenset())
     placement = u2netp(providers=("openvino",), precision="auto").placement
     assert placement.precision == "fp32"
+
+
+def test_which_plan_each_precision_asks_for_on_a_cpu_with_bf16(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision alone, as on a CPU with native bf16 (this one has none: OpenVINO's
+    answer is stood in for; what that CPU then runs is the plugin's, measured in
+    docs/benchmarks.md)."""
+    monkeypatch.setattr(openvino_session, "has_bf16", lambda: True)
+    spec = MODELS["u2netp"]
+    monkeypatch.setattr(runtimes, "GATED", frozenset())
+    assert runtimes._bf16_plan(spec, "fp32") is None
+    assert runtimes._bf16_plan(spec, "auto") is None  # its plan has not passed the gate
+    assert runtimes._bf16_plan(spec, "bf16") == openvino_session.Plan()
+    monkeypatch.setattr(runtimes, "GATED", frozenset({"u2netp"}))
+    assert runtimes._bf16_plan(spec, "auto") == openvino_session.Plan()
+    monkeypatch.setattr(openvino_session, "has_bf16", lambda: False)
+    assert runtimes._bf16_plan(spec, "auto") is None
+    assert runtimes._bf16_plan(spec, "bf16") is None
+
+
+def test_the_precision_reported_is_the_compiled_models() -> None:
+    import openvino
+
+    assert openvino_session.precision_name(openvino.Type.bf16) == "bf16"
+    assert openvino_session.precision_name(openvino.Type.f32) == "fp32"
+    assert openvino_session.precision_name(openvino.Type.f16) == "fp32"
 
 
 def test_bf16_on_onnxruntime_is_fp32_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
@@ -264,6 +302,20 @@ def test_a_graph_openvino_cannot_compile_falls_to_the_next_provider(tmp_path: Pa
     with pytest.raises(ModelError, match="cannot run on any provider of "
                        "ALPHACUT_PROVIDERS=openvino: openvino: OpenVINO "):
         OnnxModel(MODELS["u2netp"], path, Threads(1), RuntimeConfig(("openvino",)))
+
+
+def test_start_up_requires_the_provider_for_a_default_model_outside_the_cascade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    install(models, MODELS["silueta"], tiny_graph(FAMILIES["silueta"]), monkeypatch)
+    install(models, MODELS["u2net"], tiny_graph(FAMILIES["u2net"]), monkeypatch)
+    install(models, MODELS["u2net_human_seg"], openvino_refuses(), monkeypatch)
+    settings = Settings(models_dir=models, data_dir=tmp_path / "data",
+                        model="u2net_human_seg", intra_op_threads=1,
+                        providers="openvino,cpu", require_provider="openvino",
+                        cascade="silueta>u2net")
+    with pytest.raises(ModelError, match="model 'u2net_human_seg' would run on cpu"):
+        _start_engine(Engine(settings))
 
 
 def test_start_up_requires_the_provider_for_every_cascade_model(
@@ -306,4 +358,5 @@ def test_without_the_openvino_package_the_provider_is_skipped_saying_how_to_add_
     assert provider == "cpu"
     assert skipped == ("openvino: the openvino package is not installed "
                        "(pip install 'alphacut[openvino]')")
-    assert reported == "not installed (pip install 'alphacut[openvino]')"
+    assert reported == ("unavailable: the openvino package is not installed "
+                        "(pip install 'alphacut[openvino]')")

@@ -7,23 +7,16 @@ using exactly the preprocessing the model was trained with (its spec row).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from alphacut.engine.runtimes import RuntimeConfig, open_sessions
+from alphacut.engine.runtimes import RuntimeConfig, Threads, open_sessions
 from alphacut.engine.specs import ModelSpec
 from alphacut.errors import ModelError
 
-
-@dataclass(frozen=True)
-class Threads:
-    intra_op: int
-    inter_op: int = 1
-    adaptive: bool = True
-    """With several images at once, run each on one thread (no oversubscription)."""
+__all__ = ["OnnxModel", "Threads"]
 
 
 class OnnxModel:
@@ -35,8 +28,7 @@ class OnnxModel:
     def __init__(self, spec: ModelSpec, path: Path, threads: Threads,
                  runtime: RuntimeConfig | None = None) -> None:
         self.spec = spec
-        sessions = open_sessions(spec, path, threads.intra_op, threads.inter_op,
-                                 threads.adaptive, runtime or RuntimeConfig())
+        sessions = open_sessions(spec, path, threads, runtime or RuntimeConfig())
         self._solo, self._shared = sessions.solo, sessions.shared
         self.placement = sessions.placement
         self._active = 0
@@ -60,7 +52,8 @@ class OnnxModel:
         try:
             output = session.run(tensor)
         except Exception as exc:  # every runtime raises its own untyped errors
-            raise ModelError(f"Model '{self.spec.name}' failed to run: {exc}") from exc
+            raise ModelError(f"Model '{self.spec.name}' failed to run: {exc}",
+                             public=f"Model '{self.spec.name}' failed to run.") from exc
         finally:
             with self._lock:
                 self._active -= 1

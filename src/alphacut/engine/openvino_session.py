@@ -36,9 +36,14 @@ def installed() -> bool:
 
 
 def ensure_installed() -> None:
+    """ProviderUnavailable unless openvino is installed and its runtime starts."""
     if not installed():
         raise ProviderUnavailable(
             "the openvino package is not installed (pip install 'alphacut[openvino]')")
+    try:
+        _core()
+    except Exception as exc:  # a broken install: its own import or library errors
+        raise ProviderUnavailable(f"the openvino package does not start: {exc}") from exc
 
 
 @functools.cache
@@ -75,10 +80,14 @@ class OpenVinoSession:
         return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
     @property
+    def streams(self) -> int:
+        """How many images run at once (one infer request per stream)."""
+        return int(self._compiled.get_property("NUM_STREAMS"))
+
+    @property
     def precision(self) -> str:
         """The inference precision the CPU plugin settled on: "bf16" or "fp32"."""
-        hint = str(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
-        return "bf16" if "bf16" in hint else "fp32"
+        return precision_name(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         with self._lock:
@@ -92,19 +101,27 @@ class OpenVinoSession:
         return output
 
 
-def open_session(path: Path, threads: int, plan: Plan | None) -> OpenVinoSession:
+def precision_name(hint: Any) -> str:
+    """OpenVINO's element type (``<Type: 'bfloat16'>``, its name ``bf16``) as "bf16" or
+    "fp32"."""
+    return "bf16" if hint.get_type_name() == "bf16" else "fp32"
+
+
+def open_session(path: Path, threads: int, plan: Plan | None,
+                 streams: int = 1) -> OpenVinoSession:
     """The model compiled for the CPU in fp32, or in bf16 by ``plan`` (the caller asks for
     bf16 only where :func:`has_bf16`). fp32 is asked for explicitly: with no hint, a CPU
-    with native bf16 runs bf16 by default."""
+    with native bf16 runs bf16 by default. ``streams`` images run at once, sharing
+    ``threads`` (the CPU plugin runs one image per stream: with one stream, concurrent
+    images would wait for each other)."""
     ensure_installed()
-    core = _core()
     try:
+        core = _core()
         model = core.read_model(str(path))
         config = {
             "INFERENCE_PRECISION_HINT": "f32" if plan is None else "bf16",
             "INFERENCE_NUM_THREADS": max(1, threads),
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": max(1, streams),
             # Several compiled models share the cores (adaptive threads, a cascade): pinning
             # each one's threads to fixed cores would make them collide.
             "ENABLE_CPU_PINNING": False,

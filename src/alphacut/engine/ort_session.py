@@ -69,12 +69,20 @@ def open_session(provider: str, path: Path, intra_op: int, inter_op: int) -> Ort
         raise ProviderUnavailable(
             f"{ort_name} is not in this onnxruntime {ort.__version__} build "
             f"(it has: {', '.join(available())}); it comes with {PACKAGES[provider]}")
-    providers = [ort_name] if provider == "cpu" else [ort_name, ORT_NAMES["cpu"]]
+    providers = [ort_name]
+    if provider == "tensorrt" and ORT_NAMES["cuda"] in ort.get_available_providers():
+        providers.append(ORT_NAMES["cuda"])  # what TensorRT cannot take runs on CUDA
+    if provider != "cpu":
+        providers.append(ORT_NAMES["cpu"])  # ... and what neither can, on the CPU
     session = _session(path, intra_op, inter_op, providers)
     if session.get_providers()[0] != ort_name:
         raise ProviderUnavailable(
             f"onnxruntime could not start {ort_name} (it fell back to "
             f"{session.get_providers()[0]}); see the server log above for its reason")
+    if provider != "cpu":
+        # Else a run that fails on the accelerator is retried after moving the whole
+        # session to the CPU for good, while this process still reports the accelerator.
+        session.disable_fallback()
     return OrtSession(session)
 
 

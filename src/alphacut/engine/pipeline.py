@@ -155,6 +155,16 @@ class Engine:
         model = self._get(self.spec(name), fetch=True)
         model.infer(model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128))))
 
+    def check_placement(self, name: str | None = None) -> Placement:
+        """Load the model (fetched if it is the default and missing) on the configured
+        providers and drop it again: where it would run, or the error loading it would
+        raise (a required provider it cannot run on)."""
+        spec = self.spec(name)
+        loaded = self._loaded(spec.name)
+        if loaded is not None:
+            return loaded.placement
+        return self._load(spec, self.store.ensure(spec)).placement
+
     def _loaded(self, name: str) -> OnnxModel | None:
         with self._lock:
             loaded = self._models.get(name)

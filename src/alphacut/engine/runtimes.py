@@ -27,7 +27,8 @@ from alphacut.errors import ModelError
 
 log = logging.getLogger("alphacut.engine")
 
-__all__ = ["PRECISIONS", "PROVIDERS", "Placement", "RuntimeConfig", "open_sessions", "report"]
+__all__ = ["PRECISIONS", "PROVIDERS", "Placement", "RuntimeConfig", "Threads", "open_sessions",
+           "report"]
 
 THREADED = ("cpu", "openvino")
 """Providers whose work runs on CPU threads (ALPHACUT_INTRA_OP_THREADS sizes them); the
@@ -40,6 +41,17 @@ GATED: frozenset[str] = frozenset()
 """Models whose bf16 plan passed the quality gate of ``make eval``: ``auto`` runs only
 these in bf16. None yet: whole-graph bf16 fails it for u2netp (dev MAE +4.9%, measured in
 the runtimes issue) and the mixed plans could not be measured (docs/runtimes.md)."""
+
+
+@dataclass(frozen=True)
+class Threads:
+    intra_op: int
+    inter_op: int = 1
+    adaptive: bool = True
+    """With several images at once, run each on one thread (no oversubscription)."""
+    concurrent: int = 1
+    """Most images inferring at once (ALPHACUT_MAX_CONCURRENCY): OpenVINO runs one image
+    per stream, so it compiles that many (an ONNX Runtime session takes any number)."""
 
 
 @dataclass(frozen=True)
@@ -83,20 +95,20 @@ class Sessions:
     placement: Placement
 
 
-def open_sessions(spec: ModelSpec, path: Path, intra_op: int, inter_op: int,
-                  adaptive: bool, config: RuntimeConfig) -> Sessions:
+def open_sessions(spec: ModelSpec, path: Path, threads: Threads,
+                  config: RuntimeConfig) -> Sessions:
     """The model's sessions on the first of ``config.providers`` that can run it."""
     skipped: list[str] = []
     for provider in config.providers:
         try:
-            sessions = _open(provider, spec, path, intra_op, inter_op, adaptive, config)
+            sessions = _open(provider, spec, path, threads, config)
         except ProviderUnavailable as exc:
             log.warning("model %s: provider %s cannot run it: %s", spec.name, provider, exc)
             skipped.append(f"{provider}: {exc}")
             continue
-        except ModelError as exc:
-            raise ModelError(f"Model '{spec.name}' could not be loaded from {path}: "
-                             f"{exc.message}") from exc
+        except ModelError as exc:  # the file itself (names it: for the log only)
+            raise ModelError(f"Model '{spec.name}': {exc.message}",
+                             public=f"Model '{spec.name}' could not be loaded.") from exc
         placement = dataclasses.replace(sessions.placement, skipped=tuple(skipped))
         sessions = dataclasses.replace(sessions, placement=placement)
         _check_required(spec, sessions.placement, config)
@@ -117,21 +129,28 @@ def _check_required(spec: ModelSpec, placement: Placement, config: RuntimeConfig
         public=f"Model '{spec.name}' could not be loaded.")
 
 
-def _open(provider: str, spec: ModelSpec, path: Path, intra_op: int, inter_op: int,
-          adaptive: bool, config: RuntimeConfig) -> Sessions:
-    many = adaptive and intra_op > 1 and provider in THREADED
+def _open(provider: str, spec: ModelSpec, path: Path, threads: Threads,
+          config: RuntimeConfig) -> Sessions:
+    intra_op = max(1, threads.intra_op)
+    many = threads.adaptive and intra_op > 1 and provider in THREADED
     if provider == "openvino":
         openvino_session.ensure_installed()
         plan = _bf16_plan(spec, config.precision)
-        solo_ov = openvino_session.open_session(path, intra_op, plan)
-        shared_ov = openvino_session.open_session(path, 1, plan) if many else solo_ov
+        # OpenVINO runs one image per stream: concurrent images need a stream each.
+        images = max(1, threads.concurrent)
+        if many:  # a lone image on every thread; concurrent ones on one thread each
+            solo = openvino_session.open_session(path, intra_op, plan)
+            shared = openvino_session.open_session(path, images, plan, streams=images)
+        else:  # intra_op threads for each image, however many run
+            solo = shared = openvino_session.open_session(path, intra_op * images, plan,
+                                                          streams=images)
         runtime = f"openvino {openvino_session.version()}"
-        sessions = Sessions(solo_ov, shared_ov, Placement(provider, solo_ov.precision, runtime))
+        sessions = Sessions(solo, shared, Placement(provider, solo.precision, runtime))
     else:
-        solo = ort_session.open_session(provider, path, intra_op, inter_op)
-        shared = ort_session.open_session(provider, path, 1, 1) if many else solo
+        solo_ort = ort_session.open_session(provider, path, intra_op, threads.inter_op)
+        shared_ort = ort_session.open_session(provider, path, 1, 1) if many else solo_ort
         runtime = f"onnxruntime {ort_session.version()}"
-        sessions = Sessions(solo, shared, Placement(provider, "fp32", runtime))
+        sessions = Sessions(solo_ort, shared_ort, Placement(provider, "fp32", runtime))
         if config.precision == "bf16":
             log.warning("model %s: ALPHACUT_PRECISION=bf16 applies to the openvino provider "
                         "only; %s runs fp32", spec.name, provider)
@@ -172,12 +191,18 @@ def report() -> dict[str, str]:
     found = {}
     for name in PROVIDERS:
         if name == "openvino":
-            found[name] = (f"available (openvino {openvino_session.version()}, CPU: "
-                           f"{', '.join(openvino_session.capabilities())})"
-                           if openvino_session.installed()
-                           else "not installed (pip install 'alphacut[openvino]')")
+            found[name] = _openvino_state()
         elif name in carried:
             found[name] = f"available (onnxruntime {ort_session.version()})"
         else:
             found[name] = f"not in this onnxruntime build: {ort_session.PACKAGES[name]}"
     return found
+
+
+def _openvino_state() -> str:
+    try:
+        openvino_session.ensure_installed()
+    except ProviderUnavailable as exc:
+        return f"unavailable: {exc}"
+    return (f"available (openvino {openvino_session.version()}, CPU: "
+            f"{', '.join(openvino_session.capabilities())})")

@@ -12,7 +12,8 @@ from alphacut.http.services import ServicesDep
 router = APIRouter(tags=["operations"])
 
 _BY_MODEL = {"type": "object", "additionalProperties": {"type": "string"}}
-READY_SCHEMA = {"type": "object", "required": ["status", "model", "store", "providers"],
+READY_SCHEMA = {"type": "object", "required": ["status", "model", "store", "providers",
+                                                 "precision"],
                 "properties": {
     "status": {"type": "string", "enum": ["ready"]},
     "model": {"type": "string", "description": "The default model."},
