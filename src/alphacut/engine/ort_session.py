@@ -22,7 +22,7 @@ ORT_NAMES = {
 """alphacut's provider names and ONNX Runtime's."""
 
 PACKAGES = {
-    "cuda": "onnxruntime-gpu (with CUDA 12 and cuDNN 9; docs/runtimes.md)",
+    "cuda": "onnxruntime-gpu (1.31: CUDA 13 and cuDNN 9; docs/runtimes.md)",
     "tensorrt": "onnxruntime-gpu with TensorRT 10 (docs/runtimes.md)",
     "coreml": "onnxruntime on macOS",
     "directml": "onnxruntime-directml on Windows",
