@@ -13,7 +13,6 @@ from starlette.types import ASGIApp
 
 from alphacut import bootstrap
 from alphacut.bootstrap import Services
-from alphacut.engine.pipeline import Engine
 from alphacut.errors import AlphacutError
 from alphacut.http.errors import install_error_handlers
 from alphacut.http.metrics import Metrics
@@ -45,18 +44,6 @@ class AlphacutApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def _start_engine(engine: Engine) -> None:
-    """The cascade's models checked (installed, allowed: else no start), then the default
-    model, or every cascade model, loaded and warmed. With ALPHACUT_REQUIRE_PROVIDER, a
-    default model outside the cascade is loaded once too, to check where it would run."""
-    engine.check_cascade()
-    config = engine.config
-    if config.runtime.require and config.cascade and config.model not in config.cascade:
-        engine.check_placement(None)
-    for name in config.cascade or (None,):
-        engine.warm(name)
-
-
 def create_app(services: Services | Settings) -> FastAPI:
     """The app over ``services`` (or over what ``bootstrap.build`` makes of settings: those
     services are then closed with the app)."""
@@ -68,7 +55,7 @@ def create_app(services: Services | Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load and warm the model before reporting ready; off the loop, it takes a while.
         try:
-            await asyncio.get_running_loop().run_in_executor(None, _start_engine, built.engine)
+            await asyncio.get_running_loop().run_in_executor(None, built.engine.start)
         except AlphacutError as err:  # a missing model, a required provider absent...
             log.error("alphacut cannot start: %s", err.message)
             built.close()

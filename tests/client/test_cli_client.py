@@ -136,6 +136,24 @@ def test_usage_errors_are_caught_before_any_request(tmp_path: Path) -> None:
     assert run("remove", str(CAT), "--width", "0").exit_code == 2
 
 
+@pytest.mark.parametrize("args", [("--format", "avif"), ("--format", "zip"),
+                                  ("-o", "cut.avif"), ("-o", "cut.zip"), ("-o", "cut.tiff")])
+def test_a_format_the_server_cannot_answer_is_refused_before_any_upload(
+        server: str, api_key: str, tmp_path: Path, args: tuple[str, str]) -> None:
+    """`alphacut remove`'s extra formats parse in the shared flags, but /rmbg answers only
+    the contract's four: refused here, not 400 per image (nor WebP bytes in a .avif)."""
+    flag, value = args
+    if flag == "-o":
+        value = str(tmp_path / value)
+    before = sum(rmbg_requests(server, status) for status in (200, 400))
+    result = run("remove", str(CAT), flag, value, "--base-url", server, "--api-key", api_key)
+    assert result.exit_code == 2, result.output
+    assert "--format" in result.output
+    settle(server)
+    assert sum(rmbg_requests(server, status) for status in (200, 400)) == before
+    assert not list(tmp_path.iterdir())
+
+
 def _usage_served(server: str, api_key: str) -> None:
     reply = httpx.get(f"{server}/api/membership-usage", headers={"x-api-key": api_key})
     if reply.status_code == 404:

@@ -12,7 +12,6 @@ from PIL import Image
 
 from alphacut.domain.options import OutputFormat, RemovalOptions
 from alphacut.errors import ModelError
-from alphacut.server import _start_engine
 from tests.conftest import encoded
 from tests.engine.test_model_loading import (
     Downloads,
@@ -64,7 +63,7 @@ def test_start_up_refuses_a_cascade_model_that_is_not_installed(
     installed_models(tmp_path, monkeypatch, downloads, ("silueta",), ("u2net",))
     engine = tiny_engine(tmp_path, cascade="silueta>u2net")
     with pytest.raises(ModelError) as caught:
-        _start_engine(engine)
+        engine.start()
     assert "ALPHACUT_CASCADE" in caught.value.message and "u2net" in caught.value.message
     assert downloads.hits == []  # refused, not fetched
 
@@ -72,10 +71,10 @@ def test_start_up_refuses_a_cascade_model_that_is_not_installed(
 def test_start_up_refuses_more_cascade_models_than_stay_loaded(two_models: Path) -> None:
     engine = tiny_engine(two_models, cascade="silueta>u2net", max_resident_models=1)
     with pytest.raises(ModelError, match="ALPHACUT_MAX_RESIDENT_MODELS"):
-        _start_engine(engine)
+        engine.start()
 
 
 def test_start_up_warms_every_cascade_model(two_models: Path) -> None:
     engine = tiny_engine(two_models, cascade="silueta>u2net")
-    _start_engine(engine)
+    engine.start()
     assert set(engine.resident) == {"silueta", "u2net"}

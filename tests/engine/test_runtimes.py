@@ -28,7 +28,6 @@ from alphacut.engine.onnx import OnnxModel, Threads
 from alphacut.engine.runtimes import RuntimeConfig
 from alphacut.engine.specs import MODELS
 from alphacut.errors import ModelError
-from alphacut.server import _start_engine
 from alphacut.settings import Settings
 from tests.conftest import FIXTURES
 from tests.engine.tiny_models import FAMILIES, install, tiny_graph
@@ -204,7 +203,7 @@ def test_openvino_runs_concurrent_images_each_on_its_own_request() -> None:
 def test_openvino_threads_follow_the_intra_op_setting() -> None:
     path = Settings().models_dir / MODELS["u2netp"].filename
     for threads in (1, 2):
-        session = openvino_session.open_session(path, threads, None)
+        session = openvino_session.open_session(path, threads)
         assert (session.threads, session.streams) == (threads, 1)
         assert session.precision == "fp32"
     config = RuntimeConfig(("openvino",))
@@ -249,14 +248,14 @@ def test_which_plan_each_precision_asks_for_on_a_cpu_with_bf16(
     monkeypatch.setattr(openvino_session, "has_bf16", lambda: True)
     spec = MODELS["u2netp"]
     monkeypatch.setattr(runtimes, "GATED", frozenset())
-    assert runtimes._bf16_plan(spec, "fp32") is None
-    assert runtimes._bf16_plan(spec, "auto") is None  # its plan has not passed the gate
-    assert runtimes._bf16_plan(spec, "bf16") == openvino_session.Plan()
+    assert not runtimes._runs_bf16(spec, "fp32")
+    assert not runtimes._runs_bf16(spec, "auto")  # it has not passed the gate
+    assert runtimes._runs_bf16(spec, "bf16")
     monkeypatch.setattr(runtimes, "GATED", frozenset({"u2netp"}))
-    assert runtimes._bf16_plan(spec, "auto") == openvino_session.Plan()
+    assert runtimes._runs_bf16(spec, "auto")
     monkeypatch.setattr(openvino_session, "has_bf16", lambda: False)
-    assert runtimes._bf16_plan(spec, "auto") is None
-    assert runtimes._bf16_plan(spec, "bf16") is None
+    assert not runtimes._runs_bf16(spec, "auto")
+    assert not runtimes._runs_bf16(spec, "bf16")
 
 
 def test_the_precision_reported_is_the_compiled_models() -> None:
@@ -315,7 +314,7 @@ def test_start_up_requires_the_provider_for_a_default_model_outside_the_cascade(
                         providers="openvino,cpu", require_provider="openvino",
                         cascade="silueta>u2net")
     with pytest.raises(ModelError, match="model 'u2net_human_seg' would run on cpu"):
-        _start_engine(Engine(settings))
+        Engine(settings).start()
 
 
 def test_start_up_requires_the_provider_for_every_cascade_model(
@@ -330,10 +329,10 @@ def test_start_up_requires_the_provider_for_every_cascade_model(
     engine = Engine(settings)
     with pytest.raises(ModelError, match="ALPHACUT_REQUIRE_PROVIDER=openvino: model 'u2net' "
                        "would run on cpu, not openvino \\(openvino: OpenVINO "):
-        _start_engine(engine)
+        engine.start()
     assert engine.placements()["silueta"].provider == "openvino"
     without = Engine(settings.model_copy(update={"require_provider": None}))
-    _start_engine(without)  # the same cascade starts when nothing is required
+    without.start()  # the same cascade starts when nothing is required
     assert {name: where.provider for name, where in without.placements().items()} == {
         "silueta": "openvino", "u2net": "cpu"}
 

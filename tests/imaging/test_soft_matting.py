@@ -6,24 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from alphacut.imaging import matting
-
-RED = (220, 30, 30)
-BLUE = (30, 40, 200)
-
-
-def two_colours(edge: int, size: tuple[int, int] = (96, 64)) -> np.ndarray:
-    width, height = size
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, :edge] = RED
-    rgb[:, edge:] = BLUE
-    return rgb
-
-
-def ramp(centre: float, half_width: float, size: tuple[int, int] = (96, 64)) -> np.ndarray:
-    width, height = size
-    x = np.arange(width, dtype=np.float32)
-    row = np.clip(0.5 - (x - centre) / (2 * half_width), 0, 1)
-    return np.tile(row, (height, 1)).astype(np.float32)
+from tests.imaging.test_matting import BLUE, RED, ramp, two_colours
 
 
 def test_hardness_one_is_refine_edges() -> None:

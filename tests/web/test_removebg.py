@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from alphacut.web.removebg_upload import base64_limit
 from tests.conftest import fixture_bytes
 from tests.web.conftest import Served
 
@@ -243,10 +244,13 @@ def test_type_is_reported_and_type_level_none_leaves_it_out(api: Served, key: st
 
 
 def test_semitransparency_false_leaves_no_partial_alpha(api: Served, key: str) -> None:
-    image = image_of(post(api, key, files={"image_file": ("p.jpg", PHOTO)},
-                          data={"size": "full", "semitransparency": "false"}))
-    values = set(np.unique(np.asarray(image.getchannel("A"))).tolist())
-    assert values <= {0, 255}
+    def alpha_values(semitransparency: str) -> set[int]:
+        image = image_of(post(api, key, files={"image_file": ("p.jpg", PHOTO)},
+                              data={"size": "full", "semitransparency": semitransparency}))
+        return set(np.unique(np.asarray(image.getchannel("A"))).tolist())
+
+    assert len(alpha_values("true") - {0, 255}) > 10  # the control: soft edges by default
+    assert alpha_values("false") <= {0, 255}
 
 
 def test_the_api_remove_bg_host_header_is_fine(api: Served, key: str) -> None:
@@ -310,7 +314,29 @@ def test_sources(api: Served, key: str) -> None:
                                        "bg_image_url": "http://example.com/x.png"})
     assert codes(backgrounds) == ["multiple_bg_sources"]
     empty = post(api, key, content=b"", headers={"Content-Type": "application/json"})
-    assert empty.status_code == 400
+    assert (empty.status_code, codes(empty)) == (400, ["invalid_request"])
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (b"{not json", "The body is not valid JSON."),
+    (b"[1, 2]", "The JSON body must be an object."),
+    (b'{"size": {"nested": 1}}', "'size' must be a string, a number or a boolean"),
+    (b"[" * 100_000 + b"]" * 100_000, "The body is not valid JSON."),
+], ids=["malformed", "array", "nested", "deep"])
+def test_hostile_json_bodies_are_invalid_request(api: Served, key: str, body: bytes,
+                                                 detail: str) -> None:
+    before = balance(api, key)
+    refused = post(api, key, content=body, headers={"Content-Type": "application/json"})
+    assert (refused.status_code, codes(refused)) == (400, ["invalid_request"])
+    assert detail in errors_of(refused)[0]["detail"]
+    assert balance(api, key) == before
+
+
+def test_an_unknown_content_type_is_invalid_request(api: Served, key: str) -> None:
+    refused = post(api, key, content=b"image_file_b64=x",
+                   headers={"Content-Type": "text/plain"})
+    assert (refused.status_code, codes(refused)) == (400, ["invalid_request"])
+    assert "Send multipart/form-data" in errors_of(refused)[0]["detail"]
 
 
 @pytest.mark.parametrize(("content", "code"), [
@@ -560,6 +586,24 @@ def test_a_crop_canvas_past_the_limits_is_refused_and_not_charged(
         refused = post(s, k, files={"image_file": ("p.jpg", PHOTO)},
                        data={"crop": "true", "crop_margin": "50%"})
         assert codes(refused) == ["resolution_too_high"]
+        assert balance(s, k) == 10
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_base64_over_the_limit_quotes_the_upload_limit(
+        served: Callable[..., Any], as_json: bool) -> None:
+    """Past the base64 limit but within the body's room for other fields: the detail
+    names the upload limit (1 MB here, floored), not the base64 limit's decoded size."""
+    limit = 2 * 2**20 - 1
+    with served(max_upload_bytes=limit) as s:
+        user = s.accounts.create_user(f"q{as_json}@example.com", "Premium-20000", 10, True)
+        k = s.accounts.create_key(user.id).key
+        text = "A" * (base64_limit(limit) + 4)
+        body = {"json": {"image_file_b64": text}} if as_json else {
+            "data": {"image_file_b64": text}}
+        response = post(s, k, **body)
+        assert codes(response) == ["file_too_large"]
+        assert errors_of(response)[0]["detail"] == "File exceeds limit of 1MB"
         assert balance(s, k) == 10
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from alphacut.cli.files import Job, expand_inputs, plan_jobs, write_atomically
+from alphacut.cli.files import IMAGE_SUFFIXES, Job, expand_inputs, plan_jobs, write_atomically
 from alphacut.cli.options import chosen, options_from_flags, removal_flags
 from alphacut.client import (
     AlphacutClientError,
@@ -35,6 +35,7 @@ from alphacut.client import (
 )
 from alphacut.domain.layout import Margin, Position, Roi, form_text
 from alphacut.domain.options import OutputFormat, RemovalOptions, options_of, parse_format
+from alphacut.errors import InvalidField
 
 _SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg",
                    ".bmp": "bmp"}
@@ -96,9 +97,17 @@ def remove(
     `alphacut remove`'s; those not given are not sent (the server's defaults apply).
     """
     if flags.get("format") is None and output is not None:
+        if output.suffix.lower() in (IMAGE_SUFFIXES | {".zip"}) - _SUFFIX_FORMATS.keys():
+            raise click.UsageError(  # else WebP bytes would be written under that name
+                f"the server does not write {output.suffix} files: name the output "
+                f"{', '.join(sorted(_SUFFIX_FORMATS))}, or pass --format.")
         suffix = _SUFFIX_FORMATS.get(output.suffix.lower())
         flags["format"] = parse_format(suffix) if suffix else None
     options = options_from_flags(flags)
+    try:  # the shared flags parse alphacut remove's formats; /rmbg answers four
+        parse_format(options.format.value)
+    except InvalidField as err:
+        raise click.UsageError(f"--format: {err.message} (through a server)") from err
     params = _sdk_params(options, set(chosen(flags)))
     try:
         found = expand_inputs(list(inputs))

@@ -27,12 +27,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff",
                              ".heic", ".heif", ".avif"})
 _EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg",
-               "image/bmp": "bmp", "image/avif": "avif"}
+               "image/bmp": "bmp"}
 
 # The removal options, named as `alphacut remove` names them; the second name is the
 # SDK's keyword. None means "not given": the server's default applies.
 _REMOVAL_FLAGS: list[Callable[[F], F]] = [
-    click.option("--format", "format", help="webp (default), png, jpeg, bmp or avif."),
+    click.option("--format", "format", help="webp (default), png, jpeg or bmp."),
     click.option("--width", "w", type=int, help="Target width."),
     click.option("--height", "h", type=int, help="Target height."),
     click.option("--angle", type=float, help="Rotate counter-clockwise, in degrees."),

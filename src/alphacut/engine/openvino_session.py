@@ -9,23 +9,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alphacut.engine.ort_session import ProviderUnavailable
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one model runs in bf16. Only ``bf16`` exists: every node the CPU plugin can
-    lower runs in bf16. Mixed plans (some nodes kept in fp32) are measured by
-    ``scripts/precision_plans.py`` and join here only once one passes the quality gate
-    (docs/runtimes.md, docs/benchmarks.md)."""
-
-    name: str = "bf16"
 
 
 def installed() -> bool:
@@ -107,19 +96,20 @@ def precision_name(hint: Any) -> str:
     return "bf16" if hint.get_type_name() == "bf16" else "fp32"
 
 
-def open_session(path: Path, threads: int, plan: Plan | None,
+def open_session(path: Path, threads: int, bf16: bool = False,
                  streams: int = 1) -> OpenVinoSession:
-    """The model compiled for the CPU in fp32, or in bf16 by ``plan`` (the caller asks for
-    bf16 only where :func:`has_bf16`). fp32 is asked for explicitly: with no hint, a CPU
-    with native bf16 runs bf16 by default. ``streams`` images run at once, sharing
-    ``threads`` (the CPU plugin runs one image per stream: with one stream, concurrent
-    images would wait for each other)."""
+    """The model compiled for the CPU in fp32, or in bf16: every node the CPU plugin can
+    lower (the caller asks for bf16 only where :func:`has_bf16`; mixed plans are measured
+    by ``scripts/precision_plans.py`` and none has passed the quality gate yet). fp32 is
+    asked for explicitly: with no hint, a CPU with native bf16 runs bf16 by default.
+    ``streams`` images run at once, sharing ``threads`` (the CPU plugin runs one image per
+    stream: with one stream, concurrent images would wait for each other)."""
     ensure_installed()
     try:
         core = _core()
         model = core.read_model(str(path))
         config = {
-            "INFERENCE_PRECISION_HINT": "f32" if plan is None else "bf16",
+            "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
             "INFERENCE_NUM_THREADS": max(1, threads),
             "NUM_STREAMS": max(1, streams),
             # Several compiled models share the cores (adaptive threads, a cascade): pinning

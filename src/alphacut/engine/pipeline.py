@@ -155,6 +155,18 @@ class Engine:
         model = self._get(self.spec(name), fetch=True)
         model.infer(model.preprocess(Image.new("RGB", (64, 64), (128, 128, 128))))
 
+    def start(self, model: str | None = None) -> None:
+        """What a server does before it is ready: the cascade's models checked (installed,
+        allowed: else no start), then ``model`` (default: the default model), or every
+        cascade model, loaded and warmed. With a required provider, a default model outside
+        the cascade is loaded once too, to check where it would run."""
+        self.check_cascade()
+        config = self.config
+        if config.runtime.require and config.cascade and config.model not in config.cascade:
+            self.check_placement(None)
+        for name in config.cascade or (model,):
+            self.warm(name)
+
     def check_placement(self, name: str | None = None) -> Placement:
         """Load the model (fetched if it is the default and missing) on the configured
         providers and drop it again: where it would run, or the error loading it would

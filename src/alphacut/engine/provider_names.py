@@ -1,10 +1,9 @@
-"""The names ALPHACUT_PROVIDERS, ALPHACUT_REQUIRE_PROVIDER and ALPHACUT_PRECISION accept
-(no runtime imported: the settings read these)."""
+"""The names ALPHACUT_PROVIDERS and ALPHACUT_REQUIRE_PROVIDER accept (no runtime imported:
+the settings read these)."""
 
 from __future__ import annotations
 
 PROVIDERS = ("cuda", "tensorrt", "openvino", "coreml", "directml", "rocm", "cpu")
-PRECISIONS = ("fp32", "bf16", "auto")
 
 
 def parse_providers(text: str) -> tuple[str, ...]:

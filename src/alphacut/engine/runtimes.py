@@ -19,24 +19,20 @@ from typing import Protocol
 import numpy as np
 
 from alphacut.engine import openvino_session, ort_session
-from alphacut.engine.openvino_session import Plan
 from alphacut.engine.ort_session import ProviderUnavailable
-from alphacut.engine.provider_names import PRECISIONS, PROVIDERS
+from alphacut.engine.provider_names import PROVIDERS
 from alphacut.engine.specs import ModelSpec
 from alphacut.errors import ModelError
 
 log = logging.getLogger("alphacut.engine")
 
-__all__ = ["PRECISIONS", "PROVIDERS", "Placement", "RuntimeConfig", "Threads", "open_sessions",
+__all__ = ["PROVIDERS", "Placement", "RuntimeConfig", "Threads", "open_sessions",
            "report"]
 
 THREADED = ("cpu", "openvino")
 """Providers whose work runs on CPU threads (ALPHACUT_INTRA_OP_THREADS sizes them); the
 others run on an accelerator and take one session for every image."""
 
-BF16_PLANS: dict[str, Plan] = {}
-"""Per model, the bf16 plan ``bf16`` uses (models not listed: every node the CPU plugin
-can lower). Candidates and what is known of them: docs/benchmarks.md."""
 GATED: frozenset[str] = frozenset()
 """Models whose bf16 plan passed the quality gate of ``make eval``: ``auto`` runs only
 these in bf16. None yet: whole-graph bf16 fails it for u2netp (dev MAE +4.9%, measured in
@@ -135,14 +131,14 @@ def _open(provider: str, spec: ModelSpec, path: Path, threads: Threads,
     many = threads.adaptive and intra_op > 1 and provider in THREADED
     if provider == "openvino":
         openvino_session.ensure_installed()
-        plan = _bf16_plan(spec, config.precision)
+        bf16 = _runs_bf16(spec, config.precision)
         # OpenVINO runs one image per stream: concurrent images need a stream each.
         images = max(1, threads.concurrent)
         if many:  # a lone image on every thread; concurrent ones on one thread each
-            solo = openvino_session.open_session(path, intra_op, plan)
-            shared = openvino_session.open_session(path, images, plan, streams=images)
+            solo = openvino_session.open_session(path, intra_op, bf16)
+            shared = openvino_session.open_session(path, images, bf16, streams=images)
         else:  # intra_op threads for each image, however many run
-            solo = shared = openvino_session.open_session(path, intra_op * images, plan,
+            solo = shared = openvino_session.open_session(path, intra_op * images, bf16,
                                                           streams=images)
         runtime = f"openvino {openvino_session.version()}"
         sessions = Sessions(solo, shared, Placement(provider, solo.precision, runtime))
@@ -159,20 +155,18 @@ def _open(provider: str, spec: ModelSpec, path: Path, threads: Threads,
     return sessions
 
 
-def _bf16_plan(spec: ModelSpec, precision: str) -> Plan | None:
-    """The plan to compile with, or None for fp32: bf16 only on a CPU that has it, and for
-    ``auto`` only for a model whose plan passed the quality gate."""
+def _runs_bf16(spec: ModelSpec, precision: str) -> bool:
+    """Whether to compile in bf16: only on a CPU that has it, and for ``auto`` only a
+    model whose bf16 passed the quality gate."""
     if precision == "fp32":
-        return None
+        return False
     if not openvino_session.has_bf16():
         if precision == "bf16":
             log.warning("model %s: ALPHACUT_PRECISION=bf16 but this CPU has no native bf16 "
                         "(OpenVINO reads: %s); running fp32", spec.name,
                         ", ".join(openvino_session.capabilities()))
-        return None
-    if precision == "auto" and spec.name not in GATED:
-        return None
-    return BF16_PLANS.get(spec.name, Plan())
+        return False
+    return precision == "bf16" or spec.name in GATED
 
 
 def _probe(spec: ModelSpec, run: Callable[[np.ndarray], np.ndarray]) -> None:

@@ -49,9 +49,7 @@ def compare(samples: Sequence[Sample], settings: Settings,
 def _run(label: str, samples: Sequence[Sample], settings: Settings, model: str | None,
          first: str) -> CascadeRow:
     engine = SettingsEngine(settings)
-    engine.check_cascade()
-    for name in engine.config.cascade or (model,):
-        engine.warm(name)
+    engine.start(model)
     options = RemovalOptions(format=OutputFormat.PNG, model=model)
     totals = dict.fromkeys(COLUMNS, 0.0)
     seconds = 0.0

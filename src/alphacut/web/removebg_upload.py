@@ -54,6 +54,11 @@ _WHITESPACE = re.compile(rb"\s+")
 Fetch = Callable[[str], Awaitable[bytes]]
 
 
+def decoded_size(base64_chars: int) -> int:
+    """The bytes ``base64_chars`` characters of base64 decode to (at most)."""
+    return base64_chars * 3 // 4
+
+
 def base64_limit(max_bytes: int) -> int:
     """Characters of base64 that decode to at most ``max_bytes``: padding included, and
     room for MIME's line breaks (CRLF every 76 characters) and a ``data:`` prefix."""
@@ -117,7 +122,7 @@ class RemoveBgUpload:
                 if err.limit_bytes == self.limits.max_file_bytes:
                     raise
                 # image_file_b64 as a form field: said in the image's bytes.
-                raise FileTooLarge(err.size_bytes * 3 // 4,
+                raise FileTooLarge(decoded_size(err.size_bytes),
                                    self.limits.max_file_bytes) from None
         # A base64 image and a few fields: the decoded image's limit, in base64.
         most = b64_limit + MAX_PARTS * MAX_FIELD_BYTES
@@ -125,11 +130,11 @@ class RemoveBgUpload:
             body = await read_body(self.request.stream(), self.limits, most, length)
         except FileTooLarge as err:
             # Said in the image's bytes, as an upload's would be.
-            raise FileTooLarge(err.size_bytes * 3 // 4, self.limits.max_file_bytes) from None
+            raise FileTooLarge(decoded_size(err.size_bytes), self.limits.max_file_bytes) from None
         if kind == b"application/json":
-            return await self.offload(json_fields, body, b64_limit)
+            return await self.offload(json_fields, body, self.limits.max_file_bytes)
         if kind in (b"application/x-www-form-urlencoded", b""):
-            return await self.offload(form_fields, body, b64_limit)
+            return await self.offload(form_fields, body, self.limits.max_file_bytes)
         raise BodyNotReadable("Send multipart/form-data, application/x-www-form-urlencoded "
                               "or application/json.")
 
@@ -172,7 +177,7 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
     if prefix:
         raw = raw[prefix.end():]
     data = _WHITESPACE.sub(b"", raw.encode("ascii", "replace"))
-    size = len(data.rstrip(b"=")) * 3 // 4
+    size = decoded_size(len(data.rstrip(b"=")))
     if size > max_bytes:
         raise FileTooLarge(size, max_bytes)
     data = data.replace(b"-", b"+").replace(b"_", b"/")
@@ -183,7 +188,7 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
         raise InvalidBase64() from None
 
 
-def json_fields(body: bytes, b64_limit: int) -> Upload:
+def json_fields(body: bytes, max_file_bytes: int) -> Upload:
     """A JSON object's members as text: booleans as ``true``/``false``, numbers as
     written, null as absent; anything nested is refused, a member sent twice too."""
     upload = Upload()
@@ -209,14 +214,14 @@ def json_fields(body: bytes, b64_limit: int) -> Upload:
         if isinstance(value, bool):
             upload.fields[name] = "true" if value else "false"
         elif isinstance(value, int | float | str):
-            upload.fields[name] = _bounded(name, str(value), b64_limit)
+            upload.fields[name] = _bounded(name, str(value), max_file_bytes)
         else:
             raise BodyNotReadable(f"The JSON member '{name}' must be a string, a number or "
                                   "a boolean.")
     return upload
 
 
-def form_fields(body: bytes, b64_limit: int) -> Upload:
+def form_fields(body: bytes, max_file_bytes: int) -> Upload:
     """An urlencoded body's fields (a field sent twice is noted, its first value kept)."""
     try:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
@@ -230,16 +235,16 @@ def form_fields(body: bytes, b64_limit: int) -> Upload:
             if name not in upload.repeated:
                 upload.repeated.append(name)
             continue
-        upload.fields[name] = _bounded(name, value, b64_limit)
+        upload.fields[name] = _bounded(name, value, max_file_bytes)
     return upload
 
 
-def _bounded(name: str, value: str, b64_limit: int) -> str:
+def _bounded(name: str, value: str, max_file_bytes: int) -> str:
     """A field's text, refused past the multipart fields' limit (the base64 image past its
-    own: the upload limit, decoded)."""
+    own: the upload limit, in base64; said in the image's bytes, as an upload's would be)."""
     if name == B64_FIELD:
-        if len(value) > b64_limit:
-            raise FileTooLarge(len(value) * 3 // 4, b64_limit * 3 // 4)
+        if len(value) > base64_limit(max_file_bytes):
+            raise FileTooLarge(decoded_size(len(value)), max_file_bytes)
     elif len(value) > MAX_FIELD_BYTES:
         raise BodyNotReadable(f"Field '{name[:50]}' is too large.")
     return value
