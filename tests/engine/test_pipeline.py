@@ -11,6 +11,7 @@ from PIL import Image
 from alphacut import Engine, remove_background
 from alphacut.domain.options import OutputFormat, RemovalOptions
 from alphacut.errors import InvalidSignature, UnknownModel
+from alphacut.settings import Settings
 from tests.conftest import (
     decode_bytes,
     encoded,
@@ -192,3 +193,17 @@ def test_png_writers_agree_on_every_pixel(engine: Engine, tmp_path: Path) -> Non
         fast_image, slow_image = decode_bytes(fast.content), decode_bytes(slow.content)
         assert fast_image.mode == slow_image.mode
         assert np.array_equal(np.asarray(fast_image), np.asarray(slow_image))
+
+
+def test_the_refine_hardness_setting_reaches_the_cut_out(settings: Settings) -> None:
+    """ALPHACUT_REFINE_HARDNESS end to end: the harder the setting, the fewer partly
+    transparent pixels on the same photo (0 keeps the soft reading, 1 the hard one)."""
+    photo = fixture_bytes("chelsea")
+    options = RemovalOptions(format=OutputFormat.PNG, mask=True)
+    soft_pixels = []
+    for hardness in (0.0, 0.25, 1.0):
+        engine = Engine(settings.model_copy(update={"refine_hardness": hardness}))
+        mask = np.asarray(decode_bytes(engine.remove(photo, options).content))
+        soft_pixels.append(int(((mask > 8) & (mask < 247)).sum()))
+    assert soft_pixels[0] > soft_pixels[1] > soft_pixels[2], soft_pixels
+    assert soft_pixels[0] > 1.2 * soft_pixels[2]

@@ -96,23 +96,24 @@ class Engine:
 
     def spec(self, name: str | None) -> ModelSpec:
         spec = self.store.lookup(name or self.config.model)
-        if not (spec.commercial_use or self.config.allow_noncommercial_models):
-            raise BadRequest(
-                f"Model '{spec.name}' is licensed for non-commercial use only "
-                f"({spec.licence}); the operator has not enabled it "
-                "(ALPHACUT_ALLOW_NONCOMMERCIAL_MODELS)."
-            )
-        if spec.agpl and not self.config.allow_agpl_models:
-            raise BadRequest(
-                f"Model '{spec.name}' is licensed under {spec.licence}; the operator has not "
-                "enabled it (ALPHACUT_ALLOW_AGPL_MODELS)."
-            )
+        refusal = self._refusal(spec)
+        if refusal is not None:
+            raise BadRequest(refusal)
         return spec
 
+    def _refusal(self, spec: ModelSpec) -> str | None:
+        """Why the operator does not allow this row, or None when it does."""
+        if not (spec.commercial_use or self.config.allow_noncommercial_models):
+            return (f"Model '{spec.name}' is licensed for non-commercial use only "
+                    f"({spec.licence}); the operator has not enabled it "
+                    "(ALPHACUT_ALLOW_NONCOMMERCIAL_MODELS).")
+        if spec.agpl and not self.config.allow_agpl_models:
+            return (f"Model '{spec.name}' is licensed under {spec.licence}; the operator has "
+                    "not enabled it (ALPHACUT_ALLOW_AGPL_MODELS).")
+        return None
+
     def _licensed(self, spec: ModelSpec) -> bool:
-        """Whether the operator allows this row (``spec`` refuses the others, saying why)."""
-        return ((spec.commercial_use or self.config.allow_noncommercial_models)
-                and (not spec.agpl or self.config.allow_agpl_models))
+        return self._refusal(spec) is None
 
     def servable(self, name: str | None) -> ModelSpec:
         """The spec, if a request may use it: licensed, and loaded or its file on disk

@@ -73,7 +73,7 @@ def output_size(width: int, height: int, options: RemovalOptions) -> tuple[int, 
     return rotated_size(*sized(width, height, options), options.angle, options.expand)
 
 
-def cover(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """A background image scaled to cover ``size`` keeping its aspect, centred and cut to
     it (remove.bg's rule; an image of exactly that size is used as it is), as RGB."""
     if image.size != size:
@@ -83,13 +83,12 @@ def cover(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
         image = resize(image, scaled)
         left, top = (scaled[0] - size[0]) // 2, (scaled[1] - size[1]) // 2
         image = image.crop((left, top, left + size[0], top + size[1]))
-    return np.asarray(image.convert("RGB"))
+    return image.convert("RGB")
 
 
-def on_image(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """The subject over an opaque background of the same size, as RGB."""
-    return np.asarray(Image.composite(Image.fromarray(rgb, "RGB"),
-                                      Image.fromarray(background, "RGB"),
+def on_image(rgb: np.ndarray, alpha: np.ndarray, background: Image.Image) -> np.ndarray:
+    """The subject over an opaque RGB background of the same size, as RGB."""
+    return np.asarray(Image.composite(Image.fromarray(rgb, "RGB"), background,
                                       Image.fromarray(alpha, "L")))
 
 

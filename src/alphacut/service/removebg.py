@@ -7,7 +7,6 @@ from alphacut.domain.options import RemovalOptions
 from alphacut.domain.removebg import RemoveBgRequest, parse_removebg
 from alphacut.domain.upload import Upload
 from alphacut.engine.pipeline import Result
-from alphacut.errors import InvalidField
 from alphacut.errors.removebg import UnknownForeground
 from alphacut.imaging.sniff import Limits, probe
 
@@ -26,10 +25,7 @@ class RemoveBgSurface:
         background = upload.files.get(BG_FILE)
         if background is not None:
             probe(background, limits)  # the same limits and checks as the image's
-        if upload.repeated:  # which of two values was meant? Not ours to guess
-            name = upload.repeated[0]
-            raise InvalidField(name, f"'{name}' was sent more than once; send each field "
-                                     "once.")
+        # (A field sent twice was refused by the upload reader already.)
         self.request = parse_removebg(upload.fields, background)
         return upload.content, self.request.options
 

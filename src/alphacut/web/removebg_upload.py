@@ -41,10 +41,10 @@ from alphacut.errors.removebg import (
 )
 from alphacut.http.headers import declared_length
 from alphacut.service.offload import Offload
+from alphacut.service.removebg import BG_FILE
 from alphacut.web.upload import MAX_FIELD_BYTES, MAX_PARTS, drain, read_body, read_upload
 
 IMAGE_FILE = "image_file"
-BG_FILE = "bg_image_file"
 B64_FIELD = "image_file_b64"
 _SOURCES = (IMAGE_FILE, B64_FIELD, "image_url")
 _BG_SOURCES = ("bg_color", "bg_image_url", BG_FILE)
