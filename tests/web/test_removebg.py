@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from alphacut.web.removebg_upload import base64_limit
-from tests.conftest import fixture_bytes
+from tests.conftest import fixture_bytes, png_claiming
 from tests.web.conftest import Served
 
 PHOTO = fixture_bytes("horse_on_grass")
@@ -616,3 +616,31 @@ def test_base64_in_multipart_over_the_limit_is_file_too_large(
                           for i in range(0, len(PHOTO) * 3, 76))
         response = post(s, k, files={"x": ("", b"")}, data={"image_file_b64": big})
         assert codes(response) == ["file_too_large"]
+
+
+@pytest.mark.parametrize(("background", "code"), [
+    (b"not an image at all", "invalid_file_type"),
+    (png_claiming(60_000, 60_000), "resolution_too_high"),
+    (b"", None),  # an empty part is no background: the cut-out stays transparent
+], ids=["not-an-image", "header-bomb", "empty"])
+def test_a_hostile_background_file_is_refused_before_any_work(
+        api: Served, key: str, background: bytes, code: str | None) -> None:
+    before = balance(api, key)
+    reply = post(api, key, files={"image_file": ("p.jpg", PHOTO),
+                                  "bg_image_file": ("bg.png", background)})
+    if code is None:
+        assert image_of(reply).mode == "RGBA"
+        return
+    assert (reply.status_code, codes(reply)) == (400, [code])
+    assert balance(api, key) == before
+
+
+def test_a_background_file_over_the_upload_limit_is_file_too_large(
+        served: Callable[..., Any]) -> None:
+    with served(max_upload_bytes=len(PHOTO) + 10) as s:
+        user = s.accounts.create_user("bgbig@example.com", "Premium-20000", 10, True)
+        k = s.accounts.create_key(user.id).key
+        reply = post(s, k, files={"image_file": ("p.jpg", PHOTO),
+                                  "bg_image_file": ("bg.jpg", PHOTO * 2)})
+        assert codes(reply) == ["file_too_large"]
+        assert balance(s, k) == 10
